@@ -1,0 +1,176 @@
+"""process-images: one NodeODM task, run by an engine, stage by stage.
+
+The flow reads like the process: fetch the inputs (zipurl), run each engine step as a
+task, write the console to task_output.txt, zip the outputs, and tell the webhook.
+Progress is a Prefect progress artifact; the console is the run's logs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
+
+from tasks import webhook
+from tasks.archive import UnsafeArchive, extract_flat
+from tasks.engines import Context, EngineError, Step, fingerprint, get_engine
+from tasks.info import task_payload
+from tasks.outputs import ALL_ZIP, build_zip
+from tasks.record import TaskRecord, write_json
+
+ENGINE_SHARE = 90.0  # engine steps fill 0-90 %; NodeODM's own milestones are 93, 97 and 100
+STEPS_FILE = ".odmflow/steps.json"
+
+
+class Progress:
+    """A run's progress artifact: it only ever goes up, and is written at most twice a second."""
+
+    def __init__(self, uuid: str) -> None:
+        self.value = 0.0
+        self._sent = 0.0
+        self._last = 0.0
+        self.id = create_progress_artifact(progress=0.0, description=f"NodeODM task {uuid}")
+
+    def set(self, value: float, flush: bool = False) -> None:
+        self.value = max(self.value, min(100.0, round(value, 2)))
+        now = time.monotonic()
+        if self.value != self._sent and (flush or now - self._last >= 0.5):
+            update_progress_artifact(self.id, self.value)
+            self._sent, self._last = self.value, now
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def fetch_zipurl(url: str, project: Path) -> int:
+    """Download a zip of images and unpack it, flattened, into images/."""
+    archive = project / "zipurl.zip"
+    with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
+        response.raise_for_status()
+        with open(archive, "wb") as fh:
+            for chunk in response.iter_bytes(1 << 20):
+                fh.write(chunk)
+    try:
+        files = extract_flat(archive, project / "images")
+    finally:
+        archive.unlink(missing_ok=True)
+    gcp = project / "gcp"
+    for path in files:
+        if path.suffix.lower() == ".txt":
+            gcp.mkdir(exist_ok=True)
+            path.replace(gcp / path.name)
+        elif path.suffix.lower() == ".zip":
+            path.unlink()
+    return sum(1 for p in (project / "images").iterdir() if p.is_file())
+
+
+@task(cache_policy=NO_CACHE)
+def run_step(step: Step, ctx: Context) -> None:
+    step.run(ctx)
+
+
+@task(cache_policy=NO_CACHE)
+def zip_outputs(project: Path, outputs: list[str] | None) -> int:
+    return build_zip(project, outputs).stat().st_size
+
+
+def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> None:
+    """Run the steps in order, reusing a step whose inputs and options have not changed."""
+    done_file = ctx.project / STEPS_FILE
+    done: dict[str, str] = json.loads(done_file.read_text()) if done_file.is_file() else {}
+    forced = bool(ctx.option("rerun-from"))
+    total = sum(s.weight for s in steps) or 1.0
+    finished, upstream = 0.0, ""
+    for step in steps:
+        key = fingerprint(step, ctx.options, upstream)
+        if not forced and done.get(step.name) == key:
+            ctx.log(f"Reusing the outputs of {step.name} (options unchanged)")
+        else:
+            start = finished
+
+            def report(fraction: float, start: float = start, weight: float = step.weight) -> None:
+                progress.set(ENGINE_SHARE * (start + weight * max(0.0, min(1.0, fraction))) / total)
+
+            ctx.log(f"Running {step.name} stage")
+            run_step.with_options(name=step.name, task_run_name=step.name)(
+                step, Context(ctx.project, ctx.options, ctx.log, report)
+            )
+            done[step.name] = key
+            done_file.parent.mkdir(exist_ok=True)
+            write_json(done_file, done)
+        finished += step.weight
+        upstream = key
+        progress.set(ENGINE_SHARE * finished / total, flush=True)
+
+
+def _notify(code: int) -> Any:
+    def hook(flow: Any, flow_run: Any, state: Any) -> None:
+        project = Path(flow_run.parameters["project"])
+        if not (project / "task.json").is_file():
+            return  # the task was removed
+        record = TaskRecord.load(project)
+        urls = [u for u in (record.webhook, os.environ.get("ODMFLOW_WEBHOOK")) if u]
+        if urls:
+            payload = task_payload(record, project, code, flow_run, state)
+            delay = float(os.environ.get("ODMFLOW_WEBHOOK_DELAY", "5"))
+            for url in urls:
+                webhook.send(url, payload, step=delay)
+
+    return hook
+
+
+@flow(
+    name="process-images",
+    persist_result=False,
+    on_completion=[_notify(40)],
+    on_failure=[_notify(30)],
+    on_cancellation=[_notify(50)],
+)
+def process_images(uuid: str, project: str, engine: str = "test", options: list[dict[str, Any]] | None = None):
+    """Process one NodeODM task's images in `project` with `engine`."""
+    folder = Path(project)
+    record = TaskRecord.load(folder)
+    logger = get_run_logger().getChild("console")
+    (folder / ALL_ZIP).unlink(missing_ok=True)  # never serve a stale result while re-running
+    console = open(folder / "task_output.txt", "w")
+
+    def log(line: str) -> None:
+        logger.info(line)
+        if not console.closed:
+            console.write(line + "\n")
+            console.flush()
+
+    progress = Progress(uuid)
+    try:
+        if record.zipurl and not (folder / "images").is_dir():
+            log(f"Downloading {record.zipurl}")
+            record.imagesCount = fetch_zipurl(record.zipurl, folder)
+            record.save(folder)
+        limit = int(os.environ.get("ODMFLOW_MAX_IMAGES") or 0)
+        if limit and record.imagesCount > limit:
+            raise EngineError(f"{record.imagesCount} images uploaded, but this node can only process up to {limit}.")
+        opts = {o["name"]: o["value"] for o in options or []}
+        eng = get_engine(engine)
+        run_engine(eng.steps(opts), Context(folder, opts, log), progress)
+        progress.set(93, flush=True)
+        log("Compressing all.zip")
+        console.close()
+        size = zip_outputs(folder, record.outputs)
+        progress.set(97, flush=True)
+        logger.info(f"all.zip ready ({size / 1e6:.1f} MB)")
+        progress.set(100, flush=True)
+    except (EngineError, UnsafeArchive, httpx.HTTPError) as exc:
+        log(f"Processing failed: {exc}")
+        return Failed(message=str(exc))
+    finally:
+        console.close()
+
+
+if __name__ == "__main__":
+    process_images.serve(name="process-images")

@@ -1,0 +1,3 @@
+from odmflow.cli import main
+
+main()

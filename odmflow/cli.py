@@ -1,0 +1,69 @@
+"""The `odmflow` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from .settings import Settings
+
+app = typer.Typer(
+    help="Drone images in; orthophoto, point cloud and elevation models out. "
+    "A NodeODM-compatible node whose tasks are Prefect flow runs.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+def _settings(**flags: Any) -> Settings:
+    """Flags given on the command line override ODMFLOW_* variables, which override defaults."""
+    return Settings(**{k: v for k, v in flags.items() if v is not None})
+
+
+@app.command()
+def serve(
+    port: Annotated[int | None, typer.Option(help="Port of the NodeODM API.  [default: 3000]")] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind; 0.0.0.0 to reach it from other machines.")] = None,
+    token: Annotated[str | None, typer.Option(help="Require ?token=TOKEN on every task call.")] = None,
+    max_images: Annotated[int | None, typer.Option(help="Refuse tasks with more images.")] = None,
+    parallel_tasks: Annotated[int | None, typer.Option(help="Tasks processed at once.  [default: 1]")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Task folders and the embedded Prefect database.")] = None,
+    engine: Annotated[str | None, typer.Option(help="odmflow (embedded), odm (local ODM) or test.")] = None,
+    test: Annotated[bool, typer.Option("--test", help="Short for --engine test.")] = False,
+    test_seconds: Annotated[float | None, typer.Option(help="Make test-engine runs last this long.", hidden=True)] = None,
+    test_fail: Annotated[bool | None, typer.Option(help="Make test-engine runs fail.", hidden=True)] = None,
+    max_concurrency: Annotated[int | None, typer.Option(help="Cap the max-concurrency option of tasks.")] = None,
+    webhook: Annotated[str | None, typer.Option(help="URL to POST every finished task's info to.")] = None,
+    cleanup_tasks_after: Annotated[int | None, typer.Option(help="Minutes to keep finished tasks. [default: 2880]")] = None,
+    prefect_port: Annotated[int | None, typer.Option(help="Port of the embedded Prefect server (0: any free one).")] = None,
+    prefect_ui: Annotated[bool | None, typer.Option(help="Serve the Prefect UI from the embedded server.")] = None,
+    work_pool: Annotated[str | None, typer.Option(help="Leave runs to this Prefect work pool's workers.")] = None,
+) -> None:
+    """Run a NodeODM-compatible processing node (WebODM, PyODM and ClusterODM can use it).
+
+    With no [bold]PREFECT_API_URL[/] set, a Prefect server on SQLite starts inside the data
+    folder and a local Runner executes the tasks: nothing else to install. With
+    [bold]PREFECT_API_URL[/] set, the node uses that server instead.
+    """
+    from .node import serve as run
+
+    run(_settings(
+        port=port, host=host, token=token, max_images=max_images, parallel_tasks=parallel_tasks,
+        data_dir=data_dir, engine="test" if test else engine, test_seconds=test_seconds, test_fail=test_fail,
+        max_concurrency=max_concurrency, webhook=webhook, cleanup_tasks_after=cleanup_tasks_after,
+        prefect_port=prefect_port, prefect_ui=prefect_ui, work_pool=work_pool,
+    ))
+
+
+@app.command()
+def version() -> None:
+    """Print odmflow's version."""
+    from . import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

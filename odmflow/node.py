@@ -1,0 +1,90 @@
+"""`odmflow serve`: the NodeODM node with its Prefect, wired together.
+
+Embedded mode (no `PREFECT_API_URL`): start a Prefect server on SQLite in the data
+folder, re-queue the runs a previous crash interrupted, start a local Runner, then
+serve the API. With `PREFECT_API_URL`, use that server; with a work pool, leave the
+runs to that pool's workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from .embedded import PrefectServer, start_runner, stop
+from .settings import DEPLOYMENT, Settings
+
+console = Console(stderr=True)
+
+
+def app_config(settings: Settings, api_url: str):  # type: ignore[no-untyped-def]
+    from nodeodm_api.app import Config
+
+    return Config(
+        data_dir=settings.data_dir, prefect_api_url=api_url, engine=settings.engine, token=settings.token,
+        max_images=settings.max_images, max_concurrency=settings.max_concurrency,
+        parallel_tasks=settings.parallel_tasks, cleanup_tasks_after=settings.cleanup_tasks_after,
+        cleanup_uploads_after=settings.cleanup_uploads_after, deployment=DEPLOYMENT,
+    )
+
+
+async def prepare(settings: Settings, api_url: str, recover: bool) -> None:
+    """Register the deployment, then (embedded only) recover from an unclean stop."""
+    from nodeodm_api.app import build_node
+
+    from .worker import deployment
+
+    await (await deployment(settings, settings.work_pool)).aapply(work_pool_name=settings.work_pool)
+    if not recover:
+        return
+    node = build_node(app_config(settings, api_url))
+    await node.runs.open(wait=10)
+    try:
+        await node.recover()
+    finally:
+        await node.runs.close()
+
+
+@dataclass
+class Services:
+    server: PrefectServer | None = None
+    runner: object | None = None
+
+    def stop(self) -> None:
+        stop(self.runner)  # type: ignore[arg-type]
+        if self.server is not None:
+            self.server.stop()
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.export()
+    services = Services()
+    api_url = os.environ.get("PREFECT_API_URL")
+    try:
+        if not api_url:
+            os.environ["PREFECT_HOME"] = str(settings.prefect_home.resolve())
+            with console.status("Starting the embedded Prefect server…"):
+                services.server = PrefectServer(settings)
+                api_url = services.server.start()
+            os.environ["PREFECT_API_URL"] = api_url
+        asyncio.run(prepare(settings, api_url, recover=services.server is not None))
+        if not settings.work_pool:
+            services.runner = start_runner(settings, api_url)
+
+        from nodeodm_api.app import create_app
+
+        app = create_app(app_config(settings, api_url))
+        ui = api_url.removesuffix("/api")
+        console.print(f"[bold green]NodeODM API[/] http://{settings.host}:{settings.port}  "
+                      f"engine [bold]{settings.engine}[/]  data {settings.data_dir}")
+        console.print(f"[bold blue]Prefect[/] {ui}  runs execute in "
+                      + (f"work pool [bold]{settings.work_pool}[/]" if settings.work_pool else "a local Runner"))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    finally:
+        services.stop()

@@ -1,0 +1,59 @@
+"""Settings: CLI flags and `ODMFLOW_*` environment variables, one model for both."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEPLOYMENT = "process-images/process-images"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ODMFLOW_", extra="ignore")
+
+    data_dir: Path = Field(Path("odmflow-data"), description="Task folders, uploads and the embedded Prefect database.")
+    host: str = "127.0.0.1"
+    port: int = 3000
+    token: str | None = None
+    max_images: int | None = None
+    parallel_tasks: int = Field(1, ge=1, description="NodeODM's maxParallelTasks: runs at once.")
+    engine: str = "odmflow"
+    max_concurrency: int | None = None
+    webhook: str | None = None
+    cleanup_tasks_after: int = Field(2880, description="Minutes a finished task is kept (NodeODM's default, 48 h).")
+    cleanup_uploads_after: int = Field(2880, description="Minutes an uncommitted upload is kept.")
+    prefect_port: int = Field(4200, description="Port of the embedded Prefect server (0 picks a free one).")
+    prefect_ui: bool = True
+    work_pool: str | None = Field(None, description="Run tasks in this Prefect work pool instead of a local Runner.")
+    poll_seconds: float = Field(0.5, description="How often the local Runner looks for new runs.")
+    # Engine settings, read again by the flow run's own process.
+    odm_path: str | None = None
+    odm_docker: str | None = None
+    test_seconds: float = 0.0
+    test_fail: bool = False
+    webhook_delay: float = 5.0
+
+    @property
+    def tasks_dir(self) -> Path:
+        return self.data_dir / "tasks"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    def export(self) -> None:
+        """Put every set value in the environment, for the Runner and the flow runs it starts."""
+        self.data_dir = self.data_dir.resolve()
+        for name, value in self.model_dump().items():
+            key = f"ODMFLOW_{name.upper()}"
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = str(value).lower() if isinstance(value, bool) else str(value)
