@@ -17,6 +17,7 @@ import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.logging.handlers import APILogWorker
 from prefect.states import Failed
 
 from tasks import webhook
@@ -28,6 +29,7 @@ from tasks.record import TaskRecord, write_json
 
 ENGINE_SHARE = 90.0  # engine steps fill 0-90 %; NodeODM's own milestones are 93, 97 and 100
 STEPS_FILE = ".odmflow/steps.json"
+CONSOLE = "prefect.flow_runs.console"  # the logger whose records make up NodeODM's console output
 
 
 class Progress:
@@ -136,7 +138,7 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
     """Process one NodeODM task's images in `project` with `engine`."""
     folder = Path(project)
     record = TaskRecord.load(folder)
-    logger = get_run_logger().getChild("console")
+    logger = get_run_logger().getChild(CONSOLE.rsplit(".", 1)[1])
     (folder / ALL_ZIP).unlink(missing_ok=True)  # never serve a stale result while re-running
     console = open(folder / "task_output.txt", "w")
 
@@ -148,7 +150,8 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
 
     progress = Progress(uuid)
     try:
-        if record.zipurl and not (folder / "images").is_dir():
+        images = folder / "images"
+        if record.zipurl and not (images.is_dir() and any(images.iterdir())):
             log(f"Downloading {record.zipurl}")
             record.imagesCount = fetch_zipurl(record.zipurl, folder)
             record.save(folder)
@@ -170,6 +173,8 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
         return Failed(message=str(exc))
     finally:
         console.close()
+        # The console must be whole in Prefect before the run is seen as finished.
+        APILogWorker.drain_all(timeout=5)
 
 
 if __name__ == "__main__":

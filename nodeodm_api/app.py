@@ -89,6 +89,7 @@ def create_app(config: Config) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await node.runs.open()
+        await _clean(node)  # as NodeODM does, expired tasks go before the node takes requests
         sweeper = asyncio.create_task(_sweep(node, config.cleanup_every))
         try:
             yield
@@ -108,12 +109,16 @@ def create_app(config: Config) -> Starlette:
     return app
 
 
+async def _clean(node: Node) -> None:
+    try:
+        removed = await node.cleanup()
+        if removed:
+            log.info("Removed %d expired tasks", len(removed))
+    except Exception:
+        log.exception("Cleanup failed")
+
+
 async def _sweep(node: Node, every: float) -> None:
     while True:
-        try:
-            removed = await node.cleanup()
-            if removed:
-                log.info("Removed %d expired tasks", len(removed))
-        except Exception:
-            log.exception("Cleanup failed")
         await asyncio.sleep(every)
+        await _clean(node)

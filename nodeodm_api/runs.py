@@ -33,6 +33,7 @@ from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling, Scheduled
 
+CONSOLE = "prefect.flow_runs.console"  # set by flows/process.py: the engine's lines, not Prefect's own
 ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 PAGE = 200
 
@@ -121,7 +122,10 @@ class Runs:
             self._views.pop(run_id, None)
 
     async def console(self, run_id: str) -> list[str]:
-        """The run's log lines so far; only records not seen before are fetched."""
+        """The run's console lines so far; only log records not seen before are fetched.
+
+        Prefect's own lifecycle records are left out: they arrive after the final state,
+        and NodeODM's output is complete once a task has ended."""
         lock = self._console_locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             console = self._consoles.setdefault(run_id, _Console())
@@ -131,7 +135,8 @@ class Runs:
                     limit=PAGE, offset=console.records, sort=LogSort.TIMESTAMP_ASC,
                 )
                 for log in logs:
-                    console.lines.extend(log.message.splitlines() or [""])
+                    if log.name == CONSOLE:
+                        console.lines.extend(log.message.splitlines() or [""])
                 console.records += len(logs)
                 if len(logs) < PAGE:
                     return console.lines
