@@ -160,7 +160,7 @@ class Node:
     async def output_lines(self, record: TaskRecord) -> list[str]:
         return await self.runs.console(record.run_id) if record.run_id else []
 
-    async def list(self) -> list[str]:
+    async def task_list(self) -> list[str]:
         return [u for u in await self.runs.task_uuids() if self.store.exists(u)]
 
     async def asset(self, uuid: str, asset: str) -> Path:

@@ -101,7 +101,7 @@ async def _fields(request: Request, node: Node, uuid: str, files: bool) -> dict[
         for path in form.files:
             path.unlink(missing_ok=True)
         raise NodeError("Unexpected field")
-    fields = {k: v for k, v in form.fields.items() if k in TEXT_FIELDS}
+    fields: dict[str, Any] = {k: v for k, v in form.fields.items() if k in TEXT_FIELDS}
     fields["_files"] = len(form.files)
     return fields
 
@@ -205,7 +205,7 @@ task_restart = _operation(lambda node, uuid, body: node.restart(uuid, body.get("
 
 @guarded
 async def task_list(request: Request) -> Response:
-    return JSON([{"uuid": uuid} for uuid in await node_of(request).list()])
+    return JSON([{"uuid": uuid} for uuid in await node_of(request).task_list()])
 
 
 @guarded
