@@ -59,7 +59,7 @@ class _Console:
 
 
 class Runs:
-    def __init__(self, api_url: str, deployment: str, ttl: float = 0.5) -> None:
+    def __init__(self, api_url: str, deployment: str, ttl: float = 0.25) -> None:
         self.client = PrefectClient(api_url)
         self.deployment = deployment
         self.deployment_id: UUID | None = None
@@ -67,6 +67,7 @@ class Runs:
         self._views: dict[str, RunView] = {}
         self._consoles: dict[str, _Console] = {}
         self._console_locks: dict[str, asyncio.Lock] = {}
+        self._queue: tuple[float, int] = (0.0, 0)
 
     async def open(self, wait: float = 120.0) -> None:
         await self.client.__aenter__()
@@ -86,6 +87,7 @@ class Runs:
     # Runs -------------------------------------------------------------------------
     async def create(self, uuid: str, attempt: int, parameters: dict[str, Any], name: str | None) -> str:
         assert self.deployment_id is not None
+        self.forget(None)
         run = await self.client.create_flow_run_from_deployment(
             self.deployment_id, parameters=parameters, name=name or uuid,
             tags=["odmflow", f"task:{uuid}"], idempotency_key=f"{uuid}:{attempt}",
@@ -118,6 +120,7 @@ class Runs:
         return float(artifacts[0].data or 0) if artifacts else 0.0  # type: ignore[arg-type]
 
     def forget(self, run_id: str | None) -> None:
+        self._queue = (0.0, 0)
         if run_id:
             self._views.pop(run_id, None)
 
@@ -211,7 +214,11 @@ class Runs:
         return list(seen)
 
     async def queue_count(self) -> int:
-        return int(await self.client.count_flow_runs(**self._filter(ACTIVE)))
+        at, count = self._queue
+        if time.monotonic() - at > self.ttl:
+            count = int(await self.client.count_flow_runs(**self._filter(ACTIVE)))
+            self._queue = (time.monotonic(), count)
+        return count
 
 
 def utcnow() -> datetime:

@@ -32,12 +32,12 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Task folders and the embedded Prefect database.")] = None,
     engine: Annotated[str | None, typer.Option(help="odmflow (embedded), odm (local ODM) or test.")] = None,
     test: Annotated[bool, typer.Option("--test", help="Short for --engine test.")] = False,
-    test_seconds: Annotated[float | None, typer.Option(help="Make test-engine runs last this long.", hidden=True)] = None,
+    test_seconds: Annotated[float | None, typer.Option(help="Test-engine run time.", hidden=True)] = None,
     test_fail: Annotated[bool | None, typer.Option(help="Make test-engine runs fail.", hidden=True)] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="Cap the max-concurrency option of tasks.")] = None,
     webhook: Annotated[str | None, typer.Option(help="URL to POST every finished task's info to.")] = None,
-    cleanup_tasks_after: Annotated[int | None, typer.Option(help="Minutes to keep finished tasks. [default: 2880]")] = None,
-    prefect_port: Annotated[int | None, typer.Option(help="Port of the embedded Prefect server (0: any free one).")] = None,
+    cleanup_tasks_after: Annotated[int | None, typer.Option(help="Minutes to keep finished tasks (2880).")] = None,
+    prefect_port: Annotated[int | None, typer.Option(help="Embedded Prefect server port (0: any).")] = None,
     prefect_ui: Annotated[bool | None, typer.Option(help="Serve the Prefect UI from the embedded server.")] = None,
     work_pool: Annotated[str | None, typer.Option(help="Leave runs to this Prefect work pool's workers.")] = None,
 ) -> None:
@@ -55,6 +55,25 @@ def serve(
         max_concurrency=max_concurrency, webhook=webhook, cleanup_tasks_after=cleanup_tasks_after,
         prefect_port=prefect_port, prefect_ui=prefect_ui, work_pool=work_pool,
     ))
+
+
+@app.command()
+def demo(
+    images: Annotated[int, typer.Option(help="Images in the synthetic survey.")] = 16,
+    gps_noise: Annotated[float, typer.Option(help="GPS error to simulate, metres (1 sigma).")] = 0.0,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the survey, the task and Prefect's database go.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Engine to process with.")] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the node serving after the demo.")] = False,
+) -> None:
+    """Process a synthetic drone survey end to end and print where the orthophoto is.
+
+    Renders nadir images of a textured terrain (with EXIF GPS), submits them to a local
+    node through the NodeODM API, follows the Prefect flow run, and scores the
+    orthophoto and DSM against the survey's ground truth.
+    """
+    from .demo import run
+
+    run(_settings(data_dir=data_dir, engine=engine), images, gps_noise, keep)
 
 
 @app.command()

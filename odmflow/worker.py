@@ -6,19 +6,23 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from prefect.deployments.runner import EntrypointType
 from prefect.runner import Runner
 
 from flows.process import process_images
 
 from .settings import Settings
 
+DESCRIPTION = "One NodeODM task: the engine's stages, then all.zip."
+
 
 async def deployment(settings: Settings, work_pool: str | None = None):  # type: ignore[no-untyped-def]
     return await process_images.ato_deployment(
         name="process-images",
         tags=["odmflow"],
-        description="One NodeODM task: the engine's stages, then all.zip.",
+        description=DESCRIPTION,
         work_pool_name=work_pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
 
 
@@ -29,6 +33,8 @@ async def serve(settings: Settings) -> None:
         limit=settings.parallel_tasks,
         pause_on_shutdown=False,
     )
+    # A fresh `python -m prefect.engine` per run starts faster than a spawned copy of
+    # this process, and loads the flow by module path, whatever the working directory.
     await runner.aadd_deployment(await deployment(settings))
     await runner.start()
 
