@@ -252,10 +252,10 @@ class Node:
         return removed
 
 
-def _name(fields: dict[str, Any]) -> str | None:
-    if "name" not in fields:
-        return None
-    if fields["name"] == "":
+def _name(fields: dict[str, Any]) -> str:
+    # NodeODM leaves `name` out of TaskInfo when none was sent, and PyODM's TaskInfo then
+    # fails with KeyError; an unnamed task gets the name NodeODM gives an empty one.
+    if not fields.get("name"):
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return f"Task of {stamp}"
     return str(fields["name"])

@@ -16,8 +16,6 @@ from uuid import UUID
 
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterType,
     DeploymentFilter,
     DeploymentFilterId,
     FlowRunFilter,
@@ -26,10 +24,9 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
     LogFilter,
     LogFilterFlowRunId,
-    TaskRunFilter,
 )
 from prefect.client.schemas.objects import StateType
-from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort, LogSort
+from prefect.client.schemas.sorting import FlowRunSort, LogSort
 from prefect.exceptions import ObjectNotFound
 from prefect.states import Cancelled, Cancelling, Scheduled
 
@@ -111,13 +108,17 @@ class Runs:
         return view
 
     async def _progress(self, run_id: str) -> float:
-        artifacts = await self.client.read_artifacts(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])),
-            artifact_filter=ArtifactFilter(type=ArtifactFilterType(any_=["progress"])),
-            task_run_filter=TaskRunFilter(),  # the client sends null otherwise, which the server refuses
-            sort=ArtifactSort.UPDATED_DESC, limit=1,
-        )
-        return float(artifacts[0].data or 0) if artifacts else 0.0  # type: ignore[arg-type]
+        # Raw filter: the client always sends a task-run filter, which leaves out the
+        # flow-level artifacts this flow writes.
+        body = {
+            "flow_runs": FlowRunFilter(id=FlowRunFilterId(any_=[UUID(run_id)])).model_dump(mode="json"),
+            "artifacts": {"type": {"any_": ["progress"]}},
+            "sort": "UPDATED_DESC",
+            "limit": 1,
+        }
+        response = await self.client._client.post("/artifacts/filter", json=body)
+        found = response.json()
+        return float(found[0]["data"] or 0) if found else 0.0
 
     def forget(self, run_id: str | None) -> None:
         self._queue = (0.0, 0)

@@ -195,3 +195,10 @@ def test_unknown_route_and_openapi(node: NodeProcess) -> None:
     assert missing.status_code == 404 and missing.text == "Cannot GET /nope"
     doc = requests.get(node.url + "/swagger.json").json()
     assert doc["swagger"] == "2.0" and "/task/new/init" in doc["paths"]
+
+
+def test_unnamed_task_still_has_a_name(node: NodeProcess) -> None:
+    """NodeODM leaves `name` out when none is sent, and PyODM's TaskInfo then raises
+    KeyError; odmflow names the task as NodeODM names one sent with an empty name."""
+    uuid = node.post("/task/new", files=[jpeg()]).json()["uuid"]
+    assert node.get(f"/task/{uuid}/info").json()["name"].startswith("Task of 20")

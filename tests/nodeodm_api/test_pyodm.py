@@ -206,3 +206,39 @@ def test_webhook_posts_task_info_with_retries(node: NodeProcess, images: list[st
     payload = _Hook.received[0]
     assert payload["uuid"] == task.uuid and payload["status"]["code"] == 40
     assert [i["filename"] for i in payload["images"]] == ["IMG_0000.JPG", "IMG_0001.JPG", "IMG_0002.JPG"]
+
+
+def test_failure_reaches_status_and_webhook(node: NodeProcess) -> None:
+    """A task without images fails in its first stage; the message and the webhook say so."""
+    _Hook.received, _Hook.fail_first = [], 0
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hook = f"http://127.0.0.1:{server.server_port}/hook"
+        files = [("images", ("geo.txt", b"EPSG:4326\n")), ("webhook", (None, hook))]
+        uuid = node.post("/task/new", files=files).json()["uuid"]
+        task = client(node).get_task(uuid)
+        with pytest.raises(TaskFailedError):
+            task.wait_for_completion(interval=0.3)
+        deadline = time.monotonic() + 20
+        while not _Hook.received and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+    status = node.get(f"/task/{uuid}/info").json()["status"]
+    assert status == {"code": 30, "errorMessage": "No images found in the task: upload at least one image."}
+    assert _Hook.received and _Hook.received[0]["status"]["code"] == 30
+    assert node.get(f"/task/{uuid}/download/all.zip").json() == {"error": "Asset not ready"}
+
+
+def test_progress_never_goes_down(slow_node: NodeProcess, images: list[str]) -> None:
+    task = client(slow_node).create_task(images)
+    seen = []
+    while True:
+        info = task.info()
+        seen.append(info.progress)
+        if info.status in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELED):
+            break
+        time.sleep(0.1)
+    assert seen == sorted(seen)
+    assert seen[-1] == 100 and len(set(seen)) > 3  # it moved during the run, not just at the end
