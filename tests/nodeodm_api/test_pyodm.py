@@ -242,3 +242,22 @@ def test_progress_never_goes_down(slow_node: NodeProcess, images: list[str]) -> 
         time.sleep(0.1)
     assert seen == sorted(seen)
     assert seen[-1] == 100 and len(set(seen)) > 3  # it moved during the run, not just at the end
+
+
+def test_restart_reuses_stage_outputs(node: NodeProcess, images: list[str]) -> None:
+    task = client(node).create_task(images, {"dsm": True})
+    task.wait_for_completion(interval=0.3)
+    task.restart()  # nothing changed: every stage's outputs are reused
+    task.wait_for_completion(interval=0.3)
+    output = task.output()
+    assert "Reusing the outputs of odm_orthophoto (options unchanged)" in output
+    assert not any(line.startswith("Running odm_") for line in output)
+    task.restart({"dsm": True, "dtm": True})  # only the DEM stage depends on dtm
+    task.wait_for_completion(interval=0.3)
+    output = task.output()
+    assert "Running odm_dem stage" in output and "Running dataset stage" not in output
+    task.restart({"dsm": True, "dtm": True, "rerun-from": "odm_orthophoto"})
+    task.wait_for_completion(interval=0.3)
+    output = task.output()
+    assert "Running odm_orthophoto stage" in output and "Running odm_report stage" in output
+    assert not any("odm_dem" in line for line in output)  # before rerun-from: not even looked at
