@@ -32,6 +32,7 @@ def get_engine(name: str) -> Engine:
         return TestEngine(
             seconds=float(env.get("ODMFLOW_TEST_SECONDS", "0") or 0),
             fail=env.get("ODMFLOW_TEST_FAIL", "").lower() in ("1", "true", "yes"),
+            fail_unless=env.get("ODMFLOW_TEST_FAIL_UNLESS") or None,
         )
     if name == "odm":
         from .odm import OdmEngine

@@ -2,7 +2,8 @@
 
 It does no photogrammetry. It writes a valid GeoTIFF orthophoto and DEMs, a real LAZ
 cloud and ODM's JSON files, so the whole API lifecycle can be exercised in a second.
-`seconds` stretches the run (to test cancel and restart); `fail` makes it fail.
+`seconds` stretches the run (to test cancel and restart); `fail` makes it fail, and
+`fail_unless` makes it fail unless the named option is set (to test option ladders).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ class TestEngine:
     name = "odm"
     __test__ = False  # not a pytest test class
 
-    def __init__(self, seconds: float = 0.0, fail: bool = False) -> None:
+    def __init__(self, seconds: float = 0.0, fail: bool = False, fail_unless: str | None = None) -> None:
         self.seconds = seconds
         self.fail = fail
+        self.fail_unless = fail_unless
 
     def version(self) -> str:
         return "?"
@@ -47,7 +49,7 @@ class TestEngine:
     def steps(self, options: Options) -> list[Step]:
         work = {
             "dataset": (self._dataset, ()),
-            "opensfm": (self._wait, ()),
+            "opensfm": (self._wait, (self.fail_unless,) if self.fail_unless else ()),
             "odm_georeferencing": (self._cloud, ("pc-las", "pc-csv", "pc-ply")),
             "odm_dem": (self._dem, ("dsm", "dtm", "dem-resolution")),
             "odm_orthophoto": (self._ortho, ("orthophoto-resolution",)),
@@ -65,6 +67,8 @@ class TestEngine:
         ctx.log("Reconstruction done (test engine)")
         if self.fail:
             raise EngineError("Test engine asked to fail")
+        if self.fail_unless and not ctx.option(self.fail_unless):
+            raise EngineError(f"Test engine fails unless {self.fail_unless} is set")
 
     def _dataset(self, ctx: Context) -> None:
         images = sorted(p for p in ctx.images.iterdir() if p.is_file()) if ctx.images.is_dir() else []
