@@ -20,8 +20,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging.handlers import APILogWorker
 from prefect.states import Failed
 
-from tasks import webhook
-from tasks.archive import UnsafeArchive, extract_flat
+from tasks import inputs, remote, webhook
+from tasks.archive import UnsafeArchive
 from tasks.engines import Context, EngineError, Step, fingerprint, get_engine
 from tasks.info import task_payload
 from tasks.outputs import ALL_ZIP, build_zip
@@ -49,27 +49,33 @@ class Progress:
             self._sent, self._last = self.value, now
 
 
-@task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry network trouble, not a URL that points at nothing."""
+    try:
+        state.result()
+    except (FileNotFoundError, PermissionError):
+        return False
+    except Exception:
+        return True
+    return True
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=transient, cache_policy=NO_CACHE)
 def fetch_zipurl(url: str, project: Path) -> int:
     """Download a zip of images and unpack it, flattened, into images/."""
-    archive = project / "zipurl.zip"
-    with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
-        response.raise_for_status()
-        with open(archive, "wb") as fh:
-            for chunk in response.iter_bytes(1 << 20):
-                fh.write(chunk)
-    try:
-        files = extract_flat(archive, project / "images")
-    finally:
-        archive.unlink(missing_ok=True)
-    gcp = project / "gcp"
-    for path in files:
-        if path.suffix.lower() == ".txt":
-            gcp.mkdir(exist_ok=True)
-            path.replace(gcp / path.name)
-        elif path.suffix.lower() == ".zip":
-            path.unlink()
-    return sum(1 for p in (project / "images").iterdir() if p.is_file())
+    return inputs.fetch_zip(url, project)
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=transient, cache_policy=NO_CACHE)
+def fetch_inputs(url: str, project: Path) -> int:
+    """Copy a batch's images from object storage into images/."""
+    return inputs.fetch_url(url, project, get_run_logger().info)
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 15], cache_policy=NO_CACHE)
+def publish(project: Path, url: str, outputs: list[str] | None) -> int:
+    """Write all.zip and every asset under the task's output URL."""
+    return len(remote.publish_outputs(project, url, outputs))
 
 
 @task(cache_policy=NO_CACHE)
@@ -150,10 +156,13 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
 
     progress = Progress(uuid)
     try:
-        images = folder / "images"
-        if record.zipurl and not (images.is_dir() and any(images.iterdir())):
+        if record.zipurl and not inputs.image_count(folder):
             log(f"Downloading {record.zipurl}")
             record.imagesCount = fetch_zipurl(record.zipurl, folder)
+            record.save(folder)
+        if record.inputUrl and not inputs.image_count(folder):
+            log(f"Reading the images from {record.inputUrl}")
+            record.imagesCount = fetch_inputs(record.inputUrl, folder)
             record.save(folder)
         limit = int(os.environ.get("ODMFLOW_MAX_IMAGES") or 0)
         if limit and record.imagesCount > limit:
@@ -167,8 +176,11 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
         size = zip_outputs(folder, record.outputs)
         progress.set(97, flush=True)
         logger.info(f"all.zip ready ({size / 1e6:.1f} MB)")
+        if record.outputUrl:
+            count = publish(folder, record.outputUrl, record.outputs)
+            logger.info(f"Wrote {count} files to {record.outputUrl}")
         progress.set(100, flush=True)
-    except (EngineError, UnsafeArchive, httpx.HTTPError) as exc:
+    except (EngineError, UnsafeArchive, httpx.HTTPError, OSError) as exc:
         log(f"Processing failed: {exc}")
         return Failed(message=str(exc))
     finally:

@@ -18,6 +18,7 @@ from typing import Any
 
 from prefect.client.schemas.objects import StateType
 
+from tasks import remote
 from tasks.engines import Engine
 from tasks.info import build, processing_ms, status_of
 from tasks.nodeodm.models import StatusCode, TaskInfo
@@ -104,7 +105,8 @@ class Node:
             return uuid  # a retried commit of a committed task: same answer, nothing new
         staged = self.store.upload_dir(uuid) / "images"
         has_files = staged.is_dir() and any(p.is_file() for p in staged.iterdir())
-        if not has_files and not fields.get("zipurl"):
+        input_url = fields.get("inputUrl") or fields.get("readS3Path") or None
+        if not has_files and not fields.get("zipurl") and not input_url:
             self.store.discard(uuid)
             raise NodeError("Need at least 1 file.")
         skip = str(fields.get("skipPostProcessing", "")) == "true"
@@ -121,7 +123,8 @@ class Node:
             uuid=uuid, name=_name(fields), dateCreated=js_int(fields.get("dateCreated"), now_ms()),
             options=options, webhook=fields.get("webhook") or None, skipPostProcessing=skip,
             outputs=[str(o) for o in outputs] if isinstance(outputs, list) else None,
-            zipurl=fields.get("zipurl") or None,
+            zipurl=fields.get("zipurl") or None, inputUrl=input_url,
+            outputUrl=fields.get("outputUrl") or fields.get("writeS3Path") or None,
         )
         self.store.commit(record)
         await self.start_run(record)
@@ -184,6 +187,13 @@ class Node:
         if not path.is_file():
             raise NodeError("Asset not ready")
         return path
+
+    def signed_asset(self, uuid: str, asset: str) -> str | None:
+        """A pre-signed URL of a published asset, when the task writes to object storage."""
+        record = self.record(uuid)
+        if not record.outputUrl or asset in FOLDER_ASSETS:
+            return None
+        return remote.signed_url(record.outputUrl, ALL_ZIP if asset == ALL_ZIP else ASSETS[asset])
 
     # Changing tasks ---------------------------------------------------------------------
     async def cancel(self, uuid: str) -> None:

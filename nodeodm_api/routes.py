@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import psutil
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
 from .node import Node, NodeError
 from .openapi import openapi_document
@@ -18,7 +18,10 @@ from .uploads import UploadError, receive
 
 API_VERSION = "2.2.4"  # what NodeODM 2.2.x reports; PyODM uses chunked uploads from 1.4 on
 BODY_LIMIT = 100 * 1024  # Express's default body limit for cancel/remove/restart
-TEXT_FIELDS = ("name", "options", "skipPostProcessing", "webhook", "outputs", "dateCreated", "zipurl")
+TEXT_FIELDS = ("name", "options", "skipPostProcessing", "webhook", "outputs", "dateCreated", "zipurl",
+               "inputUrl", "outputUrl", "readS3Path", "writeS3Path")
+#: What /info adds under "odmflow", so clients can detect our extensions.
+EXTENSIONS = {"inputUrls": True, "assetDownloads": True, "ranges": True}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -78,6 +81,7 @@ async def info(request: Request) -> Response:
         "maxParallelTasks": request.app.state.parallel_tasks,
         "engineVersion": node.engine.version(),
         "engine": node.engine.name,
+        "odmflow": EXTENSIONS,
     })
 
 
@@ -156,7 +160,7 @@ async def task_new(request: Request) -> Response:
     node.store.begin(uuid, {})
     try:
         fields = await _fields(request, node, uuid, files=True)
-        if not fields.pop("_files") and not fields.get("zipurl"):
+        if not fields.pop("_files") and not any(fields.get(k) for k in ("zipurl", "inputUrl", "readS3Path")):
             raise NodeError("Need at least 1 file or a zip file url.")
         return JSON({"uuid": await node.commit(uuid, fields)})
     except BaseException:
@@ -227,7 +231,11 @@ async def task_output(request: Request) -> Response:
 @guarded
 async def task_download(request: Request) -> Response:
     asset = request.path_params["asset"]
-    path = await node_of(request).asset(request.path_params["uuid"], asset)
+    node = node_of(request)
+    path = await node.asset(request.path_params["uuid"], asset)
+    signed = node.signed_asset(request.path_params["uuid"], asset)
+    if signed:
+        return RedirectResponse(signed, status_code=302)  # the bytes come straight from the bucket
     media = "application/zip" if asset.endswith(".zip") else None
     # FileResponse streams with Content-Length and answers Range requests with 206.
     return FileResponse(path, media_type=media, filename=asset, content_disposition_type="attachment")

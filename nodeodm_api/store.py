@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tasks.archive import extract
+from tasks.inputs import sort_special_files
 from tasks.record import TaskRecord, write_json
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[1-7][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.I)
 BODY = "body.json"
-_ALIGN = {"align.las", "align.laz", "align.tif"}
 
 
 def is_uuid(value: str) -> bool:
@@ -95,18 +94,3 @@ class Store:
     def remove(self, uuid: str) -> None:
         if is_uuid(uuid):
             shutil.rmtree(self.folder(uuid), ignore_errors=True)
-
-
-def sort_special_files(project: Path) -> None:
-    """GCP/geo/image-group text files and align files go to gcp/; seed.zip seeds the project."""
-    images = project / "images"
-    for path in sorted(images.iterdir()):
-        lower = path.name.lower()
-        if lower.endswith(".txt") or lower in _ALIGN:
-            (project / "gcp").mkdir(exist_ok=True)
-            path.replace(project / "gcp" / path.name)
-        elif lower == "seed.zip":
-            extract(path, project)
-            path.unlink()
-        elif lower.endswith(".zip"):
-            path.unlink()

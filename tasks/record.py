@@ -30,6 +30,9 @@ class TaskRecord:
     skipPostProcessing: bool = False
     outputs: list[str] | None = None
     zipurl: str | None = None
+    #: odmflow's extension: read the images from, and write the results to, object storage.
+    inputUrl: str | None = None
+    outputUrl: str | None = None
     imagesCount: int = -1
     #: Flow run ids, oldest first; the last one is the task's current run.
     runs: list[str] = field(default_factory=list)

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from odmflow.launcher import NodeProcess, start_node
+from odmflow.launcher import NodeProcess, free_port, start_node
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 TOKEN = "s3cret"
 
-__all__ = ["NodeProcess", "start_node", "make_images", "TOKEN", "SHARED"]
+__all__ = ["NodeProcess", "free_port", "start_node", "make_images", "TOKEN", "SHARED"]
 
 
 @pytest.fixture(scope="session")
