@@ -88,16 +88,21 @@ def zip_outputs(project: Path, outputs: list[str] | None) -> int:
     return build_zip(project, outputs).stat().st_size
 
 
-def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> None:
-    """Run the steps in order, reusing a step whose inputs and options have not changed."""
+def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> list[dict[str, Any]]:
+    """Run the steps in order, reusing a step whose inputs and options have not changed.
+
+    Returns what happened to each step (ODM's log.json records the same)."""
     done_file = ctx.project / STEPS_FILE
     done: dict[str, str] = json.loads(done_file.read_text()) if done_file.is_file() else {}
     forced = bool(ctx.option("rerun-from"))
     total = sum(s.weight for s in steps) or 1.0
     finished, upstream = 0.0, ""
+    history: list[dict[str, Any]] = []
     for step in steps:
         key = fingerprint(step, ctx.options, upstream)
-        if not forced and done.get(step.name) == key:
+        began = time.time()
+        reused = not forced and done.get(step.name) == key
+        if reused:
             ctx.log(f"Reusing the outputs of {step.name} (options unchanged)")
         else:
             start = finished
@@ -115,6 +120,16 @@ def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> None:
         finished += step.weight
         upstream = key
         progress.set(ENGINE_SHARE * finished / total, flush=True)
+        history.append({"stage": step.name, "start": began, "end": time.time(), "reused": reused})
+    return history
+
+
+def write_log(project: Path, engine: str, options: dict[str, Any], history: list[dict[str, Any]], since: float) -> None:
+    """log.json in ODM's spirit (stages and their times), unless the engine wrote its own."""
+    path = project / "log.json"
+    if path.is_file() and path.stat().st_mtime >= since:
+        return
+    write_json(path, {"engine": engine, "options": options, "stages": history, "end": time.time()})
 
 
 def _notify(code: int) -> Any:
@@ -169,7 +184,9 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
             raise EngineError(f"{record.imagesCount} images uploaded, but this node can only process up to {limit}.")
         opts = {o["name"]: o["value"] for o in options or []}
         eng = get_engine(engine)
-        run_engine(eng.steps(opts), Context(folder, opts, log), progress)
+        began = time.time()
+        history = run_engine(eng.steps(opts), Context(folder, opts, log), progress)
+        write_log(folder, eng.name, opts, history, began)
         progress.set(93, flush=True)
         log("Compressing all.zip")
         console.close()

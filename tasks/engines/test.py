@@ -119,7 +119,6 @@ class TestEngine:
         folder.mkdir(exist_ok=True)
         (folder / "stats.json").write_text(json.dumps({"engine": "test", "images": _count(ctx)}))
         (folder / "shots.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": []}))
-        (ctx.project / "log.json").write_text(json.dumps({"engine": "test", "stages": STAGES}))
 
 
 def _count(ctx: Context) -> int:

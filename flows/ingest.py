@@ -1,0 +1,346 @@
+"""ingest-survey: batches from storage, processed on NodeODM nodes, published back to storage.
+
+The flow reads like the process: discover the batches not yet published; for each, pick
+a node, submit the batch (streamed from storage in parallel chunks), follow the task
+until it finishes, restart it with the next options of the ladder when it fails, then
+download all.zip and publish every asset with a STAC Item, the marker last.
+
+Each batch is its own flow run, named after the batch and tagged with it and its node.
+The remote task's uuid is remembered beside the output (`tasks.ledger`) from the moment
+the node names it, so a run that crashed or was killed resumes following that task
+instead of submitting the batch again, and a cancelled run can cancel it on its node.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger, tags, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
+from prefect.logging.loggers import flow_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from tasks import ledger
+from tasks.ledger import Entry
+from tasks.nodecalls import (
+    Patience,
+    call,
+    commit,
+    display,
+    download,
+    node_info,
+    open_task,
+    poll,
+    restart,
+    upload,
+)
+from tasks.nodeodm import (
+    NodeClient,
+    NodeConnectionError,
+    NodeError,
+    NodeInfo,
+    NodeServerError,
+    StatusCode,
+    TaskInfo,
+    TaskNotFound,
+)
+from tasks.nodes import NodeStatus, accepts_urls, best_node, probe
+from tasks.publish import publish, stac_item, stage_archive, stage_written
+from tasks.storage import Batch, StorageOptions, discover_batches, filesystem
+
+#: Told of every step: `(batch, stage, fraction done or None, message)`; for progress displays.
+Observer = Callable[[str, str, float | None, str], None]
+_observers: list[Observer] = []
+
+
+@contextmanager
+def watch(observer: Observer) -> Iterator[None]:
+    """Call `observer` for every step of the ingests run inside this block (in this process)."""
+    _observers.append(observer)
+    try:
+        yield
+    finally:
+        _observers.remove(observer)
+
+
+def _tell(batch: str, stage: str, fraction: float | None = None, message: str = "") -> None:
+    for observer in list(_observers):
+        observer(batch, stage, fraction, message)
+
+
+class NodeLost(Exception):
+    """The node stopped answering, or forgot the task: the batch must go elsewhere."""
+
+
+class BatchFailed(Exception):
+    """Every rung of the options ladder failed, or no node can take the batch."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every batch of one ingest shares."""
+
+    output: str
+    nodes: list[str]
+    options: dict[str, Any] = field(default_factory=dict)
+    ladder: list[dict[str, Any]] = field(default_factory=lambda: [{}])
+    storage_options: dict[str, Any] | None = None
+    transfer: Literal["auto", "upload"] = "auto"
+    poll_seconds: float = 5.0
+    parallel: int = 8
+    patience: Patience = field(default_factory=Patience)
+
+    def rungs(self, batch: Batch) -> list[dict[str, Any]]:
+        """The options of each attempt: the run's, then the batch's own, then the rung's overrides."""
+        return [{**self.options, **batch.options, **rung} for rung in (self.ladder or [{}])]
+
+
+@task(name="discover", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE, persist_result=False)
+def discover(source: str, output: str, storage_options: StorageOptions | None = None) -> list[Batch]:
+    return discover_batches(source, output, storage_options)
+
+
+@task(name="stage", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE, persist_result=False)
+def stage(job: Job, entry: Entry, folder: str) -> list[str]:
+    """The task's results under the batch's staging prefix; return their relative paths."""
+    fs, out = filesystem(job.output, job.storage_options)
+    staging = ledger.staging_path(fs, out, entry.batch, entry.uuid)
+    if entry.output_url:
+        return stage_written(fs, ledger.staging_path(fs, out, entry.batch, "node"))
+    archive = call(download, job.patience, entry.node, entry.uuid, folder, job.parallel,
+                   progress=_fraction(entry.batch, "download"), name=f"download {entry.batch}")
+    return stage_archive(archive, fs, staging, job.parallel)
+
+
+@task(name="publish", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE, persist_result=False)
+def publish_batch(job: Job, entry: Entry, members: list[str], info: TaskInfo) -> str:
+    """STAC Item, assets moved in place, marker last; then forget the remote task."""
+    fs, out = filesystem(job.output, job.storage_options)
+    staging = ledger.staging_path(fs, out, entry.batch, "node" if entry.output_url else entry.uuid)
+    about = {"odmflow:node": display(entry.node), "odmflow:task": entry.uuid, "odmflow:options": info.options}
+    item = stac_item(entry.batch, fs, staging, members, about)
+    prefix = publish(fs, out, entry.batch, staging, members, item, {"batch": entry.batch, **about})
+    ledger.clear(fs, out, entry.batch)
+    return fs.unstrip_protocol(prefix)
+
+
+def _fraction(batch: str, stage: str) -> Callable[[int, int | None], None]:
+    def report(done: int, total: int | None) -> None:
+        _tell(batch, stage, done / total if total else None)
+
+    return report
+
+
+def _statuses(urls: list[str]) -> list[NodeStatus]:
+    return [probe(u) for u in urls]
+
+
+def submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) -> Entry:
+    """Create the remote task, remember it, then send the files (or let the node read them)."""
+    logger = get_run_logger()
+    fs, out = filesystem(job.output, job.storage_options)
+    status = NodeStatus(node, NodeInfo.from_dict(call(node_info, job.patience, node)))
+    options = job.rungs(batch)[attempt]
+    fields: dict[str, str] | None = None
+    output_url: str | None = None
+    if job.transfer == "auto" and accepts_urls(status) and not batch.url.startswith(("file://", "/")):
+        # The node reads the batch and writes the results itself: no bytes pass through here.
+        output_url = fs.unstrip_protocol(ledger.staging_path(fs, out, batch.name, "node"))
+        fields = {"inputUrl": batch.url.rstrip("/") + "/", "outputUrl": output_url}
+    uuid = call(open_task, job.patience, node, batch, options, fields, name=f"open {batch.name}")
+    entry = Entry(batch.name, node, uuid, attempt=attempt, lost=lost, output_url=output_url)
+    ledger.save(fs, out, entry)
+    logger.info(f"Batch {batch.name}: task {uuid} opened on {display(node)} with options {options}")
+    if fields is None:
+        _tell(batch.name, "upload", 0.0, display(node))
+        sent = upload(node, uuid, batch, job.storage_options, job.parallel, progress=_fraction(batch.name, "upload"))
+        logger.info(f"Batch {batch.name}: {batch.size} images ({sent / 1e6:.1f} MB) sent to {display(node)}")
+    try:
+        call(commit, job.patience, node, uuid, name=f"commit {batch.name}")
+    except TaskNotFound:
+        pass  # NodeODM forgets a commit whose answer was lost; following the task tells what happened
+    entry.committed = True
+    ledger.save(fs, out, entry)
+    return entry
+
+
+def follow(entry: Entry, job: Job) -> TaskInfo:
+    """Poll the task until it finishes, logging its console and every change of status."""
+    logger = get_run_logger()
+    line, last = 0, None
+    while True:
+        try:
+            info = call(poll, job.patience, entry.node, entry.uuid, line, name=f"poll {entry.batch}")
+        except (NodeConnectionError, NodeServerError) as e:
+            raise NodeLost(f"{display(entry.node)} stopped answering: {e}") from e
+        except TaskNotFound as e:
+            raise NodeLost(f"{display(entry.node)} no longer knows task {entry.uuid}") from e
+        for text in info.output or []:
+            logger.info(f"[{entry.batch}] {text}")
+        line += len(info.output or [])
+        if info.status != last:
+            logger.info(f"Batch {entry.batch}: task {entry.uuid} is {info.status.name} on {display(entry.node)}")
+            last = info.status
+        _tell(entry.batch, info.status.name.lower(), info.progress / 100, display(entry.node))
+        if info.status.finished:
+            return info
+        time.sleep(job.poll_seconds)
+
+
+def _next_node(batch: Batch, job: Job, lost: list[str]) -> str:
+    try:
+        return best_node(_statuses(job.nodes), batch.size, exclude=lost).url
+    except Exception as e:
+        raise BatchFailed(f"Batch {batch.name}: no node left to take it ({e})") from e
+
+
+@flow(name="ingest-batch", persist_result=False, log_prints=False)
+def ingest_batch(batch: Batch, node: str, job: Job) -> dict[str, Any]:
+    """One batch: submit (or resume), follow, climb the ladder on failure, publish."""
+    logger = get_run_logger()
+    fs, out = filesystem(job.output, job.storage_options)
+    rungs = job.rungs(batch)
+    entry = ledger.load(fs, out, batch.name)
+    if entry is not None:
+        logger.info(f"Batch {batch.name}: resuming task {entry.uuid} on {display(entry.node)}")
+    attempt, lost = (entry.attempt, list(entry.lost)) if entry else (0, [])
+    while True:
+        if entry is None:
+            entry = submit(batch, node, job, attempt, lost)
+        try:
+            info = follow(entry, job)
+        except NodeLost as e:
+            logger.warning(f"Batch {batch.name}: {e}; submitting it elsewhere")
+            lost = [*entry.lost, entry.node] if not isinstance(e.__cause__, TaskNotFound) else entry.lost
+            node, entry = _next_node(batch, job, lost), None
+            continue
+        if info.status == StatusCode.COMPLETED:
+            break
+        attempt = entry.attempt + 1 if info.status == StatusCode.FAILED else entry.attempt
+        if attempt >= len(rungs):
+            _tell(batch.name, "failed", None, info.errorMessage or "")
+            raise BatchFailed(f"Batch {batch.name} failed with every option set of the ladder: {info.errorMessage}")
+        logger.info(f"Batch {batch.name}: restarting task {entry.uuid} with {rungs[attempt]} (attempt {attempt + 1})")
+        call(restart, job.patience, entry.node, entry.uuid, rungs[attempt], name=f"restart {batch.name}")
+        entry.attempt = attempt
+        ledger.save(fs, out, entry)
+    with tempfile.TemporaryDirectory(prefix="odmflow-ingest-") as folder:
+        members = stage(job, entry, folder)
+    prefix = publish_batch(job, entry, members, info)
+    logger.info(f"Batch {batch.name}: published {len(members)} files under {prefix}")
+    _tell(batch.name, "published", 1.0, prefix)
+    return {"batch": batch.name, "node": display(entry.node), "uuid": entry.uuid, "attempts": entry.attempt + 1,
+            "output": prefix}
+
+
+@task(name="batch", cache_policy=NO_CACHE, persist_result=False)
+def run_batch(batch: Batch, node: str, job: Job) -> dict[str, Any]:
+    # A task around the batch's flow run lets batches run side by side in the task runner.
+    return ingest_batch.with_options(flow_run_name=batch.name)(batch, node, job)
+
+
+def cancel_remote(flow: Any, flow_run: Any, state: Any) -> None:
+    """Cancel every task this ingest left running on its nodes: Prefect cannot reach them."""
+    logger = flow_run_logger(flow_run, flow)
+    params = flow_run.parameters
+    fs, out = filesystem(params["output"], params.get("storage_options"))
+    for entry in ledger.open_entries(fs, out):
+        try:
+            with NodeClient.from_url(entry.node, timeout=30.0) as client:
+                client.cancel(entry.uuid)
+            logger.info(f"Batch {entry.batch}: cancelled task {entry.uuid} on {display(entry.node)}")
+        except NodeError as e:
+            logger.warning(f"Batch {entry.batch}: could not cancel task {entry.uuid}: {e}")
+
+
+@flow(name="ingest-survey", task_runner=ThreadPoolTaskRunner(max_workers=4), on_cancellation=[cancel_remote],
+      persist_result=False, log_prints=False)
+def ingest_survey(
+    source: str,
+    output: str,
+    nodes: list[str],
+    options: dict[str, Any] | None = None,
+    ladder: list[dict[str, Any]] | None = None,
+    storage_options: dict[str, Any] | None = None,
+    transfer: Literal["auto", "upload"] = "auto",
+    poll_seconds: float = 5.0,
+    retries: int = 5,
+    backoff: float = 2.0,
+    parallel: int = 8,
+) -> list[dict[str, Any]]:
+    """Process every unpublished batch under `source` on `nodes`; publish results under `output`.
+
+    `ladder` lists option overrides tried in turn when a task fails (the first is usually
+    `{}`); `retries` and `backoff` say how long a node may fail to answer before its task
+    is submitted elsewhere; `transfer="upload"` always uploads, even to a node that could
+    read the batch from storage itself.
+    """
+    logger = get_run_logger()
+    if not nodes:
+        raise ValueError("Give at least one node URL.")
+    job = Job(output=output, nodes=list(nodes), options=dict(options or {}), ladder=list(ladder or [{}]),
+              storage_options=storage_options, transfer=transfer, poll_seconds=poll_seconds, parallel=parallel,
+              patience=Patience(retries=retries, backoff=backoff))
+    batches = discover(source, output, storage_options)
+    logger.info(f"{len(batches)} batch(es) to ingest from {source}: {', '.join(b.name for b in batches) or 'none'}")
+    for batch in batches:
+        _tell(batch.name, "found", 0.0, f"{batch.size} images")
+    if not batches:
+        return []
+    fs, out = filesystem(output, storage_options)
+    statuses = _statuses(job.nodes)
+    for s in statuses:
+        logger.info(f"Node {display(s.url)}: " + (f"online, {s.info.taskQueueCount} queued, maxImages "
+                                                   f"{s.info.maxImages}" if s.info else "offline"))
+    assigned: Counter[str] = Counter()
+    runs = []
+    for batch in batches:
+        entry = ledger.load(fs, out, batch.name)
+        try:
+            node = entry.node if entry else batch.node or best_node(statuses, batch.size, assigned).url
+        except Exception as e:
+            logger.error(f"Batch {batch.name}: {e}")
+            _tell(batch.name, "failed", None, str(e))
+            continue
+        assigned[node] += 1
+        with tags(f"batch:{batch.name}", f"node:{display(node)}"):
+            runs.append(run_batch.with_options(task_run_name=batch.name).submit(batch, node, job))
+    wait(runs)
+    results, failed = [], len(batches) - len(runs)
+    for run in runs:
+        try:
+            results.append(run.result())
+        except Exception as e:
+            failed += 1
+            logger.error(str(e))
+    if failed:
+        raise BatchFailed(f"{failed} of {len(batches)} batch(es) failed; the others are published.")
+    return results
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description="Ingest a survey: batches from SOURCE to NODES, results to OUTPUT.")
+    parser.add_argument("source")
+    parser.add_argument("output")
+    parser.add_argument("nodes", nargs="+")
+    parser.add_argument("--options", type=json.loads, default=None)
+    parser.add_argument("--ladder", type=json.loads, default=None)
+    parser.add_argument("--transfer", choices=["auto", "upload"], default="auto")
+    parser.add_argument("--poll-seconds", type=float, default=5.0)
+    parser.add_argument("--serve", action="store_true", help="serve the flow as a deployment instead of running it")
+    args = parser.parse_args()
+    if args.serve:
+        ingest_survey.serve(name="ingest-survey")
+    else:
+        print(json.dumps(ingest_survey(args.source, args.output, args.nodes, args.options, args.ladder,
+                                       transfer=args.transfer, poll_seconds=args.poll_seconds), indent=2))
