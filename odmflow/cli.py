@@ -30,8 +30,9 @@ def serve(
     max_images: Annotated[int | None, typer.Option(help="Refuse tasks with more images.")] = None,
     parallel_tasks: Annotated[int | None, typer.Option(help="Tasks processed at once.  [default: 1]")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Task folders and the embedded Prefect database.")] = None,
-    engine: Annotated[str | None, typer.Option(help="odmflow (embedded), odm (local ODM) or test.")] = None,
+    engine: Annotated[str | None, typer.Option(help="odmflow (embedded), odm (local ODM), nodeodm or test.")] = None,
     test: Annotated[bool, typer.Option("--test", help="Short for --engine test.")] = False,
+    upstream: Annotated[str | None, typer.Option(help="Forward tasks to this node (implies --engine nodeodm).")] = None,
     test_seconds: Annotated[float | None, typer.Option(help="Test-engine run time.", hidden=True)] = None,
     test_fail: Annotated[bool | None, typer.Option(help="Make test-engine runs fail.", hidden=True)] = None,
     max_concurrency: Annotated[int | None, typer.Option(help="Cap the max-concurrency option of tasks.")] = None,
@@ -51,7 +52,8 @@ def serve(
 
     run(_settings(
         port=port, host=host, token=token, max_images=max_images, parallel_tasks=parallel_tasks,
-        data_dir=data_dir, engine="test" if test else engine, test_seconds=test_seconds, test_fail=test_fail,
+        data_dir=data_dir, engine="test" if test else ("nodeodm" if upstream else engine), upstream_url=upstream,
+        test_seconds=test_seconds, test_fail=test_fail,
         max_concurrency=max_concurrency, webhook=webhook, cleanup_tasks_after=cleanup_tasks_after,
         prefect_port=prefect_port, prefect_ui=prefect_ui, work_pool=work_pool,
     ))

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     # Engine settings, read again by the flow run's own process.
     odm_path: str | None = None
     odm_docker: str | None = None
+    upstream_url: str | None = Field(None, description="The node the nodeodm engine forwards tasks to.")
     test_seconds: float = 0.0
     test_fail: bool = False
     webhook_delay: float = 5.0

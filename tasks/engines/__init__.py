@@ -3,6 +3,7 @@
     test      NodeODM's --test mode: small real outputs, no photogrammetry
     odm       a local OpenDroneMap (run.sh) or its Docker image
     odmflow   the embedded photogrammetry engine (pycolmap, OpenCV, rasterio)
+    nodeodm   forward to an upstream NodeODM-compatible node (real ODM, ClusterODM)
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 
 from .base import Context, Engine, EngineError, Options, Step, fingerprint, run_steps, stage_slice
 
-NAMES = ("odmflow", "odm", "test")
+NAMES = ("odmflow", "odm", "nodeodm", "test")
 
 __all__ = [
     "NAMES", "Context", "Engine", "EngineError", "Options", "Step",
@@ -38,6 +39,10 @@ def get_engine(name: str) -> Engine:
         from .odm import OdmEngine
 
         return OdmEngine(env.get("ODMFLOW_ODM_PATH") or None, env.get("ODMFLOW_ODM_DOCKER") or None)
+    if name == "nodeodm":
+        from .nodeodm import NodeOdmEngine
+
+        return NodeOdmEngine(env.get("ODMFLOW_UPSTREAM_URL") or None)
     if name == "odmflow":
         from .embedded import EmbeddedEngine
 
