@@ -150,10 +150,11 @@ class Node:
         record = self.record(uuid)
         view = await self.runs.view(record.run_id) if record.run_id else None
         code = status_of(view.state if view else None)
+        started = view is not None and code != StatusCode.QUEUED  # a re-queued run starts over
         info = build(
             record, code,
-            processing_time=processing_ms(view.start, view.end) if view else -1,
-            progress=100 if code == StatusCode.COMPLETED else (view.progress if view else 0),
+            processing_time=processing_ms(view.start, view.end) if view and started else -1,
+            progress=100 if code == StatusCode.COMPLETED else (view.progress if view and started else 0),
             message=view.message if view else None,
         )
         if with_output is not None:
