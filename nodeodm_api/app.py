@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from tasks.engines import get_engine
 
@@ -83,7 +83,8 @@ def build_node(config: Config) -> Node:
     return Node(Store(config.data_dir), runs, get_engine(config.engine), config.engine, limits)
 
 
-def create_app(config: Config) -> Starlette:
+def create_app(config: Config, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """The node's app; `extra_routes` lets the front door add its own (e.g. event receivers)."""
     node = build_node(config)
 
     @contextlib.asynccontextmanager
@@ -98,7 +99,7 @@ def create_app(config: Config) -> Starlette:
             await node.runs.close()
 
     app = Starlette(
-        routes=ROUTES,
+        routes=[*(extra_routes or []), *ROUTES],
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])],
         exception_handlers={HTTPException: not_found, Exception: crashed},
         lifespan=lifespan,

@@ -77,9 +77,14 @@ def serve(settings: Settings) -> None:
         if not settings.work_pool:
             services.runner = start_runner(settings, api_url)
 
+        from starlette.routing import Route
+
         from nodeodm_api.app import create_app
 
-        app = create_app(app_config(settings, api_url))
+        from .receiver import Receiver
+
+        receiver = Receiver(settings.events_secret, settings.events_quiet)
+        app = create_app(app_config(settings, api_url), [Route("/events/s3", receiver.endpoint, methods=["POST"])])
         ui = api_url.removesuffix("/api")
         console.print(f"[bold green]NodeODM API[/] http://{settings.host}:{settings.port}  "
                       f"engine [bold]{settings.engine}[/]  data {settings.data_dir}")
