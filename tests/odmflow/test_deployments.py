@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -38,3 +39,37 @@ def test_dockerfile_environment_matches_settings() -> None:
     assert f"EXPOSE {Settings.model_fields['port'].default}" in text
     for folder in ("odmflow", "nodeodm_api", "flows", "tasks"):
         assert f"COPY {folder} " in text
+
+
+def test_compose_services_agree_with_settings() -> None:
+    compose = yaml.safe_load((ROOT / "infra" / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "prefect", "s3", "node", "worker"} <= set(services)
+    fields = set(Settings.model_fields)
+    for name in ("node", "worker"):
+        env = services[name]["environment"]
+        for key in env:
+            if key.startswith("ODMFLOW_"):
+                assert key.removeprefix("ODMFLOW_").lower() in fields, f"{key} is not a setting"
+        host, port = env["PREFECT_API_URL"].split("//")[1].split("/")[0].split(":")
+        assert host in services and f"--port {port}" in services[host]["command"]
+    node = services["node"]
+    port = node["command"].split("--port ")[1].split()[0]
+    assert f"{port}:{port}" in node["ports"]
+    pool = node["command"].split("--work-pool ")[1].split()[0]
+    assert f"--pool {pool}" in services["worker"]["command"]
+    assert "postgresql" in services["prefect"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+
+
+def test_kubernetes_manifests_agree() -> None:
+    docs = list(yaml.safe_load_all((ROOT / "infra" / "kubernetes" / "node.yaml").read_text()))
+    kinds = {d["kind"]: d for d in docs}
+    assert {"PersistentVolumeClaim", "Deployment", "Service"} <= set(kinds)
+    claim = kinds["PersistentVolumeClaim"]["metadata"]["name"]
+    template = json.loads((ROOT / "infra" / "kubernetes" / "job-template.json").read_text())
+    volumes = template["job_configuration"]["job_manifest"]["spec"]["template"]["spec"]["volumes"]
+    assert volumes[0]["persistentVolumeClaim"]["claimName"] == claim
+    values = yaml.safe_load((ROOT / "infra" / "kubernetes" / "values-worker.yaml").read_text())
+    command = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--work-pool") + 1] == values["worker"]["config"]["workPool"]
+    assert values["worker"]["config"]["type"] == "kubernetes"
