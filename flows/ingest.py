@@ -51,7 +51,7 @@ from tasks.nodeodm import (
     TaskInfo,
     TaskNotFound,
 )
-from tasks.nodes import NodeStatus, accepts_urls, best_node, probe
+from tasks.nodes import NodeStatus, accepts_urls, best_node
 from tasks.publish import publish, stac_item, stage_archive, stage_written
 from tasks.storage import Batch, StorageOptions, discover_batches, filesystem
 
@@ -138,8 +138,17 @@ def _fraction(batch: str, stage: str) -> Callable[[int, int | None], None]:
     return report
 
 
-def _statuses(urls: list[str]) -> list[NodeStatus]:
-    return [probe(u) for u in urls]
+def _statuses(urls: list[str], patience: Patience) -> list[NodeStatus]:
+    """Every node's /info; a node still failing after a couple of quick retries counts as offline."""
+    quick = Patience(retries=min(patience.retries, 2), backoff=patience.backoff, jitter=patience.jitter)
+    statuses = []
+    for url in urls:
+        try:
+            info = NodeInfo.from_dict(call(node_info, quick, url, name=f"info {display(url)}"))
+        except NodeError:
+            info = None
+        statuses.append(NodeStatus(url, info))
+    return statuses
 
 
 def submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) -> Entry:
@@ -196,7 +205,7 @@ def follow(entry: Entry, job: Job) -> TaskInfo:
 
 def _next_node(batch: Batch, job: Job, lost: list[str]) -> str:
     try:
-        return best_node(_statuses(job.nodes), batch.size, exclude=lost).url
+        return best_node(_statuses(job.nodes, job.patience), batch.size, exclude=lost).url
     except Exception as e:
         raise BatchFailed(f"Batch {batch.name}: no node left to take it ({e})") from e
 
@@ -295,7 +304,7 @@ def ingest_survey(
     if not batches:
         return []
     fs, out = filesystem(output, storage_options)
-    statuses = _statuses(job.nodes)
+    statuses = _statuses(job.nodes, job.patience)
     for s in statuses:
         logger.info(f"Node {display(s.url)}: " + (f"online, {s.info.taskQueueCount} queued, maxImages "
                                                    f"{s.info.maxImages}" if s.info else "offline"))
@@ -321,7 +330,7 @@ def ingest_survey(
             failed += 1
             logger.error(str(e))
     if failed:
-        raise BatchFailed(f"{failed} of {len(batches)} batch(es) failed; the others are published.")
+        raise BatchFailed(f"{failed} of {len(batches)} batch(es) failed; see the log above. Run again to retry them.")
     return results
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging.handlers import APILogWorker
 from prefect.states import Failed
 
-from tasks import inputs, remote, webhook
+from tasks import inputs, remote, summary, webhook
 from tasks.archive import UnsafeArchive
 from tasks.engines import Context, EngineError, Step, fingerprint, get_engine
 from tasks.info import task_payload
@@ -132,6 +132,15 @@ def write_log(project: Path, engine: str, options: dict[str, Any], history: list
     write_json(path, {"engine": engine, "options": options, "stages": history, "end": time.time()})
 
 
+def download_prefix(uuid: str) -> str | None:
+    """Where the node serves this task's assets, for links in the Prefect UI."""
+    host, port = os.environ.get("ODMFLOW_HOST"), os.environ.get("ODMFLOW_PORT")
+    if not port:
+        return None
+    host = "localhost" if host in (None, "0.0.0.0", "127.0.0.1") else host
+    return f"http://{host}:{port}/task/{uuid}/download/"
+
+
 def _notify(code: int) -> Any:
     def hook(flow: Any, flow_run: Any, state: Any) -> None:
         project = Path(flow_run.parameters["project"])
@@ -196,6 +205,9 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
         if record.outputUrl:
             count = publish(folder, record.outputUrl, record.outputs)
             logger.info(f"Wrote {count} files to {record.outputUrl}")
+        create_markdown_artifact(
+            summary.markdown(folder, record.name or uuid, download_prefix(uuid)), description="Outputs of this task"
+        )
         progress.set(100, flush=True)
     except (EngineError, UnsafeArchive, httpx.HTTPError, OSError) as exc:
         log(f"Processing failed: {exc}")
