@@ -71,7 +71,10 @@ class PrefectServer:
         self.settings.prefect_home.mkdir(parents=True, exist_ok=True)
         prefect = str(Path(sys.executable).with_name("prefect"))
         args = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
-        self.proc = spawn(args, prefect_env(self.settings), self.settings.prefect_home / "server.log")
+        env = prefect_env(self.settings)
+        # The UI asks the API at this URL; without it, it assumes port 4200.
+        env.update(PREFECT_UI_API_URL=self.url, PREFECT_SERVER_API_PORT=str(self.port))
+        self.proc = spawn(args, env, self.settings.prefect_home / "server.log")
         wait_healthy(self.url, timeout, self.proc)
         return self.url
 
