@@ -3,7 +3,8 @@
 Prefect's own webhooks are a Prefect Cloud feature; this is the bridge for an open-source
 server. Point an SNS HTTP subscription, an EventBridge API destination or a MinIO/SeaweedFS
 webhook at `http://node:3000/events/s3?secret=…` (or send `Authorization: Bearer …`). A
-deployment trigger on `odmflow.batch.ready` then starts the ingestion of that batch.
+deployment trigger on `odmflow.batch.ready` then starts the ingestion of that batch, with
+the event's `payload.url` as its source.
 """
 
 from __future__ import annotations
@@ -18,24 +19,18 @@ import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from tasks import notifications
 from tasks.notifications import BadNotification, Batcher, parse
 
-EVENT = "odmflow.batch.ready"
 BODY_LIMIT = 1 << 20
 log = logging.getLogger("odmflow.receiver")
 
 Emit = Callable[[str, str], None]
 
 
-def emit_ready(bucket: str, prefix: str) -> None:
-    from prefect.events import emit_event
-
-    url = f"s3://{bucket}/{prefix}".rstrip("/")
-    emit_event(
-        event=EVENT,
-        resource={"prefect.resource.id": f"odmflow.batch.{url}", "odmflow.bucket": bucket, "odmflow.prefix": prefix},
-        payload={"url": url},
-    )
+def emit_s3(bucket: str, prefix: str) -> None:
+    url = f"s3://{bucket}/{prefix}"
+    notifications.emit_ready(url)
     log.info("Batch ready: %s", url)
 
 
@@ -44,7 +39,7 @@ def detail(message: str, status: int) -> JSONResponse:
 
 
 class Receiver:
-    def __init__(self, secret: str | None, quiet: float = 300.0, emit: Emit = emit_ready) -> None:
+    def __init__(self, secret: str | None, quiet: float = 300.0, emit: Emit = emit_s3) -> None:
         self.secret = secret
         self.batcher = Batcher(quiet)
         self.emit = emit

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 MARKERS = ("batch.json", "_READY")
+EVENT = "odmflow.batch.ready"
 
 
 class BadNotification(ValueError):
@@ -112,3 +113,12 @@ class Batcher:
 
     def pending(self) -> int:
         return len(self._last)
+
+
+def emit_ready(url: str) -> None:
+    """Tell Prefect a batch is ready; deployment triggers on EVENT take it from here."""
+    from prefect.events import emit_event
+
+    url = url.rstrip("/")
+    emit_event(event=EVENT, resource={"prefect.resource.id": f"odmflow.batch.{url}", "odmflow.url": url},
+               payload={"url": url})

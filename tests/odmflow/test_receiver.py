@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +77,6 @@ def test_a_node_emits_prefect_events(tmp_path: Path) -> None:
             events = page.json().get("events", [])
             time.sleep(0.5)
         assert len(events) == 1
-        assert json.loads(json.dumps(events[0]["resource"]))["odmflow.prefix"] == "s/f"
+        assert events[0]["payload"] == {"url": "s3://drone/s/f"}
     finally:
         node.stop()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from tasks.info import build, error_message, processing_ms, status_of
 from tasks.nodeodm.models import StatusCode, TaskInfo
@@ -17,7 +17,7 @@ def test_prefect_states_map_to_nodeodm_codes() -> None:
 
 
 def test_processing_time() -> None:
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     assert processing_ms(None, None) == -1
     assert processing_ms(start, start + timedelta(seconds=2.5)) == 2500
     assert processing_ms(start, None, now=start + timedelta(seconds=1)) == 1000
