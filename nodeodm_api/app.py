@@ -23,6 +23,7 @@ from . import routes as r
 from .node import Limits, Node
 from .runs import Runs
 from .store import Store
+from .webodm import WebODM, webodm_routes
 
 log = logging.getLogger("odmflow.api")
 
@@ -42,6 +43,8 @@ class Config:
     cleanup_uploads_after: float = 2880
     deployment: str = "process-images/process-images"
     cleanup_every: float = 3600
+    #: The WebODM records' database; None: ODMFLOW_DATABASE_URL, else SQLite in data_dir.
+    database_url: str | None = None
 
 
 ROUTES = [
@@ -86,25 +89,29 @@ def build_node(config: Config) -> Node:
 def create_app(config: Config, extra_routes: list[BaseRoute] | None = None) -> Starlette:
     """The node's app; `extra_routes` lets the front door add its own (e.g. event receivers)."""
     node = build_node(config)
+    webodm = WebODM(config.data_dir, config.database_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await node.runs.open()
         await _clean(node)  # as NodeODM does, expired tasks go before the node takes requests
         sweeper = asyncio.create_task(_sweep(node, config.cleanup_every))
+        await webodm.open()
         try:
             yield
         finally:
             sweeper.cancel()
+            await webodm.close()
             await node.runs.close()
 
     app = Starlette(
-        routes=[*(extra_routes or []), *ROUTES],
+        routes=[*(extra_routes or []), *ROUTES, *webodm_routes()],
         middleware=[Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"])],
         exception_handlers={HTTPException: not_found, Exception: crashed},
         lifespan=lifespan,
     )
     app.state.node = node
+    app.state.webodm = webodm
     app.state.token = config.token
     app.state.parallel_tasks = config.parallel_tasks
     return app

@@ -1,0 +1,153 @@
+"""Reading and writing users, projects and tasks: every query the endpoints make.
+
+Visibility is decided here: a user sees only the projects they own, and a task only
+through its project, so every lookup takes the caller and answers None when hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from .db import Database, Project, Task, User
+
+
+class UserExists(ValueError):
+    pass
+
+
+class Records:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Users ------------------------------------------------------------------------------
+    async def add_user(self, username: str, password_hash: str, email: str = "") -> User:
+        user = User(username=username, password=password_hash, email=email)
+        async with self.db.session() as session:
+            session.add(user)
+            try:
+                await session.commit()
+            except IntegrityError:
+                raise UserExists(f"User {username!r} already exists") from None
+        return user
+
+    async def set_password(self, username: str, password_hash: str) -> bool:
+        async with self.db.session() as session:
+            user = (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+            if user is None:
+                return False
+            user.password = password_hash
+            await session.commit()
+        return True
+
+    async def user_by_id(self, user_id: Any) -> User | None:
+        if not isinstance(user_id, int):
+            return None
+        async with self.db.session() as session:
+            return await session.get(User, user_id)
+
+    async def user_by_name(self, username: str) -> User | None:
+        async with self.db.session() as session:
+            return (await session.execute(select(User).where(User.username == username))).scalar_one_or_none()
+
+    # Projects ---------------------------------------------------------------------------
+    async def projects(self, user: User, filters: dict[str, Any] | None = None,
+                       ordering: Sequence[Any] = ()) -> list[Project]:
+        query = select(Project).where(Project.owner_id == user.id)
+        for key, value in (filters or {}).items():
+            query = query.where(getattr(Project, key) == value)
+        query = query.order_by(*ordering) if ordering else query.order_by(Project.created_at.desc(), Project.id.desc())
+        async with self.db.session() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def project(self, user: User | None, project_id: int) -> Project | None:
+        async with self.db.session() as session:
+            project = await session.get(Project, project_id)
+        if project is None or user is None or project.owner_id != user.id:
+            return None
+        return project
+
+    async def public_project(self, project_id: int) -> Project | None:
+        async with self.db.session() as session:
+            project = await session.get(Project, project_id)
+        return project if project is not None and project.public else None
+
+    async def project_exists(self, project_id: int) -> bool:
+        async with self.db.session() as session:
+            return await session.get(Project, project_id) is not None
+
+    async def task_ids(self, project_ids: Sequence[int]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {p: [] for p in project_ids}
+        if not project_ids:
+            return found
+        async with self.db.session() as session:
+            rows = await session.execute(select(Task.project_id, Task.id).where(Task.project_id.in_(project_ids)))
+            for project_id, task_id in rows:
+                found[project_id].append(task_id)
+        return found
+
+    async def add_project(self, owner: User, fields: dict[str, Any]) -> Project:
+        project = Project(owner_id=owner.id, **fields)
+        async with self.db.session() as session:
+            session.add(project)
+            await session.commit()
+        return project
+
+    async def update_project(self, project: Project, fields: dict[str, Any]) -> Project:
+        async with self.db.session() as session:
+            merged = await session.merge(project)
+            for key, value in fields.items():
+                setattr(merged, key, value)
+            await session.commit()
+            return merged
+
+    async def delete_project(self, project: Project) -> list[str]:
+        """Delete a project and its tasks; answers the removed tasks' ids (for their folders)."""
+        async with self.db.session() as session:
+            ids = list((await session.execute(select(Task.id).where(Task.project_id == project.id))).scalars())
+            await session.execute(delete(Task).where(Task.project_id == project.id))
+            await session.execute(delete(Project).where(Project.id == project.id))
+            await session.commit()
+        return ids
+
+    # Tasks ------------------------------------------------------------------------------
+    async def tasks(self, project: Project, status: int | None = None, ordering: Sequence[Any] = ()) -> list[Task]:
+        query = select(Task).where(Task.project_id == project.id)
+        if status is not None:
+            query = query.where(Task.status == status)
+        query = query.order_by(*ordering) if ordering else query.order_by(Task.created_at, Task.id)
+        async with self.db.session() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def task(self, task_id: str) -> Task | None:
+        async with self.db.session() as session:
+            return await session.get(Task, task_id)
+
+    async def add_task(self, project: Project, fields: dict[str, Any]) -> Task:
+        task = Task(project_id=project.id, **fields)
+        async with self.db.session() as session:
+            session.add(task)
+            await session.commit()
+        return task
+
+    async def update_task(self, task_id: str, **fields: Any) -> Task | None:
+        async with self.db.session() as session:
+            task = await session.get(Task, task_id)
+            if task is None:
+                return None
+            for key, value in fields.items():
+                setattr(task, key, value)
+            await session.commit()
+            return task
+
+    async def delete_task(self, task_id: str) -> None:
+        async with self.db.session() as session:
+            await session.execute(delete(Task).where(Task.id == task_id))
+            await session.commit()
+
+    async def tasks_pending(self, action: int) -> list[Task]:
+        async with self.db.session() as session:
+            return list((await session.execute(select(Task).where(Task.pending_action == action))).scalars())
