@@ -120,7 +120,12 @@ def _matching(ctx: Context) -> None:
 
 def _reconstruction(ctx: Context) -> None:
     pipeline.reconstruction(
-        Layout(ctx.project), ctx.images, str(ctx.option("sfm-algorithm", "incremental")), _threads(ctx), ctx.log
+        Layout(ctx.project),
+        ctx.images,
+        str(ctx.option("sfm-algorithm", "incremental")),
+        _threads(ctx),
+        ctx.log,
+        ctx.progress,
     )
 
 
