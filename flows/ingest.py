@@ -19,10 +19,14 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, tags, task
+from prefect import serve as prefect_serve
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.context import FlowRunContext
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.futures import wait
 from prefect.logging.loggers import flow_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -51,8 +55,8 @@ from tasks.nodeodm import (
     TaskInfo,
     TaskNotFound,
 )
-from tasks.nodes import NodeStatus, accepts_urls, best_node
-from tasks.publish import publish, stac_item, stage_archive, stage_written
+from tasks.nodes import NodeStatus, NoNodeAvailable, accepts_urls, best_node
+from tasks.publish import publish, stac_item, stage_written
 from tasks.storage import Batch, StorageOptions, discover_batches, filesystem
 
 #: Told of every step: `(batch, stage, fraction done or None, message)`; for progress displays.
@@ -92,7 +96,7 @@ class Job:
     options: dict[str, Any] = field(default_factory=dict)
     ladder: list[dict[str, Any]] = field(default_factory=lambda: [{}])
     storage_options: dict[str, Any] | None = None
-    transfer: Literal["auto", "upload"] = "auto"
+    transfer: str = "auto"  # or "upload", to upload even to a node that reads storage URLs
     poll_seconds: float = 5.0
     parallel: int = 8
     patience: Patience = field(default_factory=Patience)
@@ -103,8 +107,9 @@ class Job:
 
 
 @task(name="discover", retries=3, retry_delay_seconds=[2, 10, 30], cache_policy=NO_CACHE, persist_result=False)
-def discover(source: str, output: str, storage_options: StorageOptions | None = None) -> list[Batch]:
-    return discover_batches(source, output, storage_options)
+def discover(source: str, output: str, storage_options: StorageOptions | None = None,
+             names_from: str | None = None) -> list[Batch]:
+    return discover_batches(source, output, storage_options, names_from=names_from)
 
 
 @task(name="stage", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE, persist_result=False)
@@ -114,9 +119,8 @@ def stage(job: Job, entry: Entry, folder: str) -> list[str]:
     staging = ledger.staging_path(fs, out, entry.batch, entry.uuid)
     if entry.output_url:
         return stage_written(fs, ledger.staging_path(fs, out, entry.batch, "node"))
-    archive = call(download, job.patience, entry.node, entry.uuid, folder, job.parallel,
-                   progress=_fraction(entry.batch, "download"), name=f"download {entry.batch}")
-    return stage_archive(archive, fs, staging, job.parallel)
+    return call(download, job.patience, entry.node, entry.uuid, fs, staging, folder, job.parallel,
+                progress=_fraction(entry.batch, "download"), name=f"download {entry.batch}")
 
 
 @task(name="publish", retries=2, retry_delay_seconds=[5, 30], cache_policy=NO_CACHE, persist_result=False)
@@ -153,9 +157,16 @@ def _statuses(urls: list[str], patience: Patience) -> list[NodeStatus]:
 
 def submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) -> Entry:
     """Create the remote task, remember it, then send the files (or let the node read them)."""
+    try:
+        return _submit(batch, node, job, attempt, lost)
+    except (NodeConnectionError, NodeServerError) as e:
+        raise NodeLost(f"{display(node)} failed while taking the batch: {e}") from e
+
+
+def _submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) -> Entry:
     logger = get_run_logger()
     fs, out = filesystem(job.output, job.storage_options)
-    status = NodeStatus(node, NodeInfo.from_dict(call(node_info, job.patience, node)))
+    status = NodeStatus(node, NodeInfo.from_dict(call(node_info, job.patience, node, name=f"info {display(node)}")))
     options = job.rungs(batch)[attempt]
     fields: dict[str, str] | None = None
     output_url: str | None = None
@@ -180,10 +191,14 @@ def submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) -> 
     return entry
 
 
-def follow(entry: Entry, job: Job) -> TaskInfo:
-    """Poll the task until it finishes, logging its console and every change of status."""
+def follow(entry: Entry, job: Job) -> tuple[TaskInfo, bool]:
+    """Poll the task until it finishes, logging its console and every change of status.
+
+    Also says whether the task was seen unfinished, which tells a task cancelled while
+    this run followed it (by someone, on purpose) from one a cancelled run left behind.
+    """
     logger = get_run_logger()
-    line, last = 0, None
+    line, last, active = 0, None, False
     while True:
         try:
             info = call(poll, job.patience, entry.node, entry.uuid, line, name=f"poll {entry.batch}")
@@ -199,15 +214,24 @@ def follow(entry: Entry, job: Job) -> TaskInfo:
             last = info.status
         _tell(entry.batch, info.status.name.lower(), info.progress / 100, display(entry.node))
         if info.status.finished:
-            return info
+            return info, active
+        active = True
         time.sleep(job.poll_seconds)
 
 
 def _next_node(batch: Batch, job: Job, lost: list[str]) -> str:
     try:
-        return best_node(_statuses(job.nodes, job.patience), batch.size, exclude=lost).url
-    except Exception as e:
+        node = best_node(_statuses(job.nodes, job.patience), batch.size, exclude=lost).url
+    except NoNodeAvailable as e:
         raise BatchFailed(f"Batch {batch.name}: no node left to take it ({e})") from e
+    # The run's tags name the node it runs on, for filtering in the UI: follow the batch there.
+    context = FlowRunContext.get()
+    run = context.flow_run if context is not None else None
+    if run is not None:
+        kept = [t for t in run.tags if not t.startswith("node:")]
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(run.id, tags=[*kept, f"node:{display(node)}"])
+    return node
 
 
 @flow(name="ingest-batch", persist_result=False, log_prints=False)
@@ -221,17 +245,23 @@ def ingest_batch(batch: Batch, node: str, job: Job) -> dict[str, Any]:
         logger.info(f"Batch {batch.name}: resuming task {entry.uuid} on {display(entry.node)}")
     attempt, lost = (entry.attempt, list(entry.lost)) if entry else (0, [])
     while True:
-        if entry is None:
-            entry = submit(batch, node, job, attempt, lost)
         try:
-            info = follow(entry, job)
+            if entry is None:
+                entry = submit(batch, node, job, attempt, lost)
+            info, active = follow(entry, job)
         except NodeLost as e:
             logger.warning(f"Batch {batch.name}: {e}; submitting it elsewhere")
-            lost = [*entry.lost, entry.node] if not isinstance(e.__cause__, TaskNotFound) else entry.lost
+            where = entry.node if entry is not None else node
+            # A node that forgot the task is still up; one that stopped answering is not chosen again.
+            lost = lost if isinstance(e.__cause__, TaskNotFound) else [*lost, where]
             node, entry = _next_node(batch, job, lost), None
             continue
         if info.status == StatusCode.COMPLETED:
             break
+        if info.status == StatusCode.CANCELED and active:
+            _tell(batch.name, "canceled", None, "on the node")
+            raise BatchFailed(f"Batch {batch.name}: task {entry.uuid} was cancelled on {display(entry.node)}.")
+        # A failure climbs the ladder; a task a cancelled run left behind restarts where it was.
         attempt = entry.attempt + 1 if info.status == StatusCode.FAILED else entry.attempt
         if attempt >= len(rungs):
             _tell(batch.name, "failed", None, info.errorMessage or "")
@@ -269,8 +299,9 @@ def cancel_remote(flow: Any, flow_run: Any, state: Any) -> None:
             logger.warning(f"Batch {entry.batch}: could not cancel task {entry.uuid}: {e}")
 
 
-@flow(name="ingest-survey", task_runner=ThreadPoolTaskRunner(max_workers=4), on_cancellation=[cancel_remote],
-      persist_result=False, log_prints=False)
+# Four batches at a time: each mostly waits on its node, and several nodes may work at once.
+@flow(name="ingest-survey", task_runner=ThreadPoolTaskRunner(max_workers=4),  # type: ignore[arg-type]
+      on_cancellation=[cancel_remote], persist_result=False, log_prints=False)
 def ingest_survey(
     source: str,
     output: str,
@@ -278,26 +309,31 @@ def ingest_survey(
     options: dict[str, Any] | None = None,
     ladder: list[dict[str, Any]] | None = None,
     storage_options: dict[str, Any] | None = None,
-    transfer: Literal["auto", "upload"] = "auto",
+    transfer: str = "auto",
     poll_seconds: float = 5.0,
     retries: int = 5,
     backoff: float = 2.0,
     parallel: int = 8,
+    names_from: str | None = None,
 ) -> list[dict[str, Any]]:
     """Process every unpublished batch under `source` on `nodes`; publish results under `output`.
 
     `ladder` lists option overrides tried in turn when a task fails (the first is usually
     `{}`); `retries` and `backoff` say how long a node may fail to answer before its task
     is submitted elsewhere; `transfer="upload"` always uploads, even to a node that could
-    read the batch from storage itself.
+    read the batch from storage itself. `names_from` (default: `source`) is the prefix
+    batch names are relative to: give the survey's root when `source` is one of its batches,
+    so that the batch is published where a run over the whole survey would publish it.
     """
     logger = get_run_logger()
     if not nodes:
         raise ValueError("Give at least one node URL.")
+    if transfer not in ("auto", "upload"):
+        raise ValueError(f"transfer must be 'auto' or 'upload', not {transfer!r}.")
     job = Job(output=output, nodes=list(nodes), options=dict(options or {}), ladder=list(ladder or [{}]),
               storage_options=storage_options, transfer=transfer, poll_seconds=poll_seconds, parallel=parallel,
               patience=Patience(retries=retries, backoff=backoff))
-    batches = discover(source, output, storage_options)
+    batches = discover(source, output, storage_options, names_from)
     logger.info(f"{len(batches)} batch(es) to ingest from {source}: {', '.join(b.name for b in batches) or 'none'}")
     for batch in batches:
         _tell(batch.name, "found", 0.0, f"{batch.size} images")
@@ -314,31 +350,48 @@ def ingest_survey(
         entry = ledger.load(fs, out, batch.name)
         try:
             node = entry.node if entry else batch.node or best_node(statuses, batch.size, assigned).url
-        except Exception as e:
+        except NoNodeAvailable as e:
             logger.error(f"Batch {batch.name}: {e}")
             _tell(batch.name, "failed", None, str(e))
             continue
         assigned[node] += 1
         with tags(f"batch:{batch.name}", f"node:{display(node)}"):
-            runs.append(run_batch.with_options(task_run_name=batch.name).submit(batch, node, job))
-    wait(runs)
+            runs.append((batch, run_batch.with_options(task_run_name=batch.name).submit(batch, node, job)))
+    wait([run for _, run in runs])
     results, failed = [], len(batches) - len(runs)
-    for run in runs:
+    for batch, run in runs:
         try:
             results.append(run.result())
         except Exception as e:
             failed += 1
-            logger.error(str(e))
+            logger.error(f"Batch {batch.name}: {e}")
+            _tell(batch.name, "failed", None, str(e))
     if failed:
         raise BatchFailed(f"{failed} of {len(batches)} batch(es) failed; see the log above. Run again to retry them.")
     return results
 
 
+def serve(name: str = "ingest-survey") -> None:
+    """Serve `ingest_survey` as a deployment in a local Runner (which also honours cancellation)."""
+    # Loaded by module path: a flow file exec'd on its own cannot resolve the postponed
+    # annotations (Batch, Job) that Prefect validates the batch runs' parameters against.
+    deployment = ingest_survey.to_deployment(name, entrypoint_type=EntrypointType.MODULE_PATH)
+    prefect_serve(cast(RunnerDeployment, deployment))
+
+
 if __name__ == "__main__":
     import argparse
     import json
+    import sys
 
-    parser = argparse.ArgumentParser(description="Ingest a survey: batches from SOURCE to NODES, results to OUTPUT.")
+    # Imported again by its name: a Runner must find the flow under `flows.ingest`, not `__main__`.
+    from flows import ingest
+
+    if sys.argv[1:2] == ["serve"]:
+        ingest.serve(*sys.argv[2:3])
+        raise SystemExit(0)
+    parser = argparse.ArgumentParser(description="Ingest a survey once: batches from SOURCE through NODES to OUTPUT "
+                                     "(or `serve [NAME]` to serve the flow as a deployment).")
     parser.add_argument("source")
     parser.add_argument("output")
     parser.add_argument("nodes", nargs="+")
@@ -346,10 +399,8 @@ if __name__ == "__main__":
     parser.add_argument("--ladder", type=json.loads, default=None)
     parser.add_argument("--transfer", choices=["auto", "upload"], default="auto")
     parser.add_argument("--poll-seconds", type=float, default=5.0)
-    parser.add_argument("--serve", action="store_true", help="serve the flow as a deployment instead of running it")
+    parser.add_argument("--names-from", default=None, help="prefix batch names are relative to (default: SOURCE)")
     args = parser.parse_args()
-    if args.serve:
-        ingest_survey.serve(name="ingest-survey")
-    else:
-        print(json.dumps(ingest_survey(args.source, args.output, args.nodes, args.options, args.ladder,
-                                       transfer=args.transfer, poll_seconds=args.poll_seconds), indent=2))
+    print(json.dumps(ingest.ingest_survey(args.source, args.output, args.nodes, args.options, args.ladder,
+                                          transfer=args.transfer, poll_seconds=args.poll_seconds,
+                                          names_from=args.names_from), indent=2))

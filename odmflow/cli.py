@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
+from .ingest import command as ingest_command
 from .settings import Settings
+from .users import app as users_app
 
 app = typer.Typer(
     help="Drone images in; orthophoto, point cloud and elevation models out. "
@@ -15,6 +17,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode="rich",
 )
+app.add_typer(users_app, name="user")
 
 
 def _settings(**flags: Any) -> Settings:
@@ -76,6 +79,41 @@ def demo(
     from .demo import run
 
     run(_settings(data_dir=data_dir, engine=engine), images, gps_noise, keep)
+
+
+app.command("ingest")(ingest_command)
+
+
+@app.command()
+def deploy(
+    source: Annotated[str, typer.Argument(help="Where batches land: s3://bucket/prefix or a folder.")],
+    output: Annotated[str, typer.Option(help="Where results are published.")],
+    node: Annotated[list[str], typer.Option(help="NodeODM node URL (repeat for several).")],
+    cron: Annotated[str, typer.Option(help="Schedule of ingest-survey.")] = "0 * * * *",
+    ladder: Annotated[str, typer.Option(help="Option overrides tried in turn on failure (JSON list).")] = "[{}]",
+    options: Annotated[str, typer.Option(help="Processing options for every batch, JSON object.")] = "{}",
+    sensor_seconds: Annotated[float, typer.Option(help="How often bucket-sensor polls.")] = 60.0,
+    quiet_seconds: Annotated[float, typer.Option(help="Quiet time after which a batch is ready.")] = 300.0,
+    work_pool: Annotated[str | None, typer.Option(help="Register for this pool, do not serve.")] = None,
+) -> None:
+    """Deploy ingest-survey (cron), on-bucket-upload (event-triggered) and bucket-sensor.
+
+    With [bold]--work-pool[/], registers them with the Prefect server at PREFECT_API_URL and
+    exits; workers of the pool run them. Without it, serves them from this process.
+    """
+    import asyncio
+    import json
+
+    from .deploy import Plan, register
+    from .deploy import serve as serve_here
+
+    plan = Plan(source, output, list(node), cron, json.loads(ladder), json.loads(options), sensor_seconds,
+                quiet_seconds, work_pool)
+    if work_pool:
+        for deployment_id in asyncio.run(register(plan)):
+            typer.echo(f"registered {deployment_id}")
+    else:
+        serve_here(plan)
 
 
 @app.command()

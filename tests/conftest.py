@@ -46,6 +46,24 @@ def make_images(folder: Path, count: int = 3, size: tuple[int, int] = (64, 48)) 
     return paths
 
 
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """A moto S3 server on loopback; yields the environment that points clients at it."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    yield env
+    server.stop()
+
+
 @pytest.fixture
 def images(tmp_path: Path) -> list[str]:
     return make_images(tmp_path / "images")

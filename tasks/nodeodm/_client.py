@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
 
@@ -127,9 +127,15 @@ class NodeClient(BaseClient):
         outputs: Sequence[str] | None = None,
         skip_post_processing: bool = False,
         task_uuid: str | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> str:
-        """`POST /task/new/init`: validate options and open an upload; nothing runs until commit."""
+        """`POST /task/new/init`: validate options and open an upload; nothing runs until commit.
+
+        `fields` adds form fields the node may understand beyond NodeODM's own, such as
+        odmflow's `inputUrl` and `outputUrl`; a node that does not know them ignores them.
+        """
         parts = _form_fields(options, name, webhook, outputs, skip_post_processing)
+        parts += [(k, (None, v.encode(), None)) for k, v in (fields or {}).items()]
         body = self._call("POST", "/task/new/init", files=parts, headers=_uuid_header(task_uuid))
         return self._uuid_from(body, "/task/new/init")
 

@@ -216,3 +216,11 @@ def test_seekable_sources_are_sent_with_a_content_length(client: NodeClient, nod
     upload = next(c for c in node.calls if c.path.startswith("/task/new/upload/"))
     assert int(upload.headers["Content-Length"]) > 10
     assert "Transfer-Encoding" not in upload.headers
+
+
+def test_init_task_sends_extra_fields(client: NodeClient, node: FakeNode) -> None:
+    uuid = client.init_task(options={"dsm": True}, fields={"inputUrl": "s3://bucket/batch/", "outputUrl": "s3://out/b"})
+    init = next(c for c in node.calls if c.path == "/task/new/init")
+    assert init.fields["inputUrl"] == "s3://bucket/batch/" and init.fields["outputUrl"] == "s3://out/b"
+    assert json.loads(init.fields["options"]) == [{"name": "dsm", "value": True}]
+    assert uuid

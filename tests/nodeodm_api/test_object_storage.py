@@ -5,31 +5,14 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
-import pytest
 import requests
-from moto.server import ThreadedMotoServer
 from pyodm import Node
 from pyodm.types import TaskStatus
 
-from tests.conftest import free_port, make_images, start_node
-
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-@pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    env = {**CREDENTIALS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    yield env
-    server.stop()
+from tests.conftest import make_images, start_node
 
 
 def test_a_batch_in_a_bucket_is_read_and_published(s3: dict[str, str], tmp_path: Path) -> None:
