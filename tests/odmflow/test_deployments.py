@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -15,20 +14,29 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_entrypoint(entrypoint: str) -> object:
+    """Load a flow the way `prefect deploy` does, from a path relative to the repository."""
+    from prefect.flows import load_flow_from_entrypoint
+
     path, name = entrypoint.split(":")
-    spec = importlib.util.spec_from_file_location("entry", ROOT / path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return getattr(module, name)
+    return load_flow_from_entrypoint(f"{ROOT / path}:{name}")
 
 
 def test_prefect_yaml_points_at_real_flows() -> None:
     config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
     names = {d["name"]: d for d in config["deployments"]}
-    flow = load_entrypoint(names["process-images"]["entrypoint"])
-    assert flow.name == "process-images"  # type: ignore[attr-defined]
-    assert names["process-images"]["work_pool"]["name"]
+    flows = {"process-images": "process-images", "ingest-survey": "ingest-survey",
+             "on-bucket-upload": "ingest-survey", "bucket-sensor": "bucket-sensor"}
+    for deployment, flow_name in flows.items():
+        flow = load_entrypoint(names[deployment]["entrypoint"])
+        assert flow.name == flow_name  # type: ignore[attr-defined]
+        params = set(flow.parameters.properties)  # type: ignore[attr-defined]
+        assert set(names[deployment].get("parameters", {})) <= params
+        assert names[deployment]["work_pool"]["name"] == "odm"
+    trigger = names["on-bucket-upload"]["triggers"][0]
+    assert trigger["expect"] == ["odmflow.batch.ready"]
+    ingest = load_entrypoint(names["ingest-survey"]["entrypoint"])
+    assert set(trigger["parameters"]) <= set(ingest.parameters.properties)  # type: ignore[attr-defined]
+    assert names["ingest-survey"]["schedules"][0]["cron"]
 
 
 def test_dockerfile_environment_matches_settings() -> None:
