@@ -9,6 +9,7 @@ runs to that pool's workers.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 from dataclasses import dataclass
 
@@ -90,6 +91,9 @@ def serve(settings: Settings) -> None:
                       f"engine [bold]{settings.engine}[/]  data {settings.data_dir}")
         console.print(f"[bold blue]Prefect[/] {ui}  runs execute in "
                       + (f"work pool [bold]{settings.work_pool}[/]" if settings.work_pool else "a local Runner"))
+        # Everything imported so far lives as long as the server: keep it out of the garbage
+        # collector's full passes, which otherwise stall large answers (1,000 tasks) by 100 ms.
+        gc.freeze()
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     finally:
         services.stop()

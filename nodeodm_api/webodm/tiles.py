@@ -162,14 +162,21 @@ async def _tile(request: Request) -> Response:
     z, x, y = int(request.path_params["z"]), int(request.path_params["x"]), int(match.group(1))
     st = style(request, kind, retina=bool(match.group(2)))
     fmt, media = _FORMATS[match.group(3) or "png"]
-    zr = await asyncio.to_thread(zooms, path)
-    if not zr.minzoom <= z <= zr.maxzoom:
-        raise not_found()
     try:
-        data = await asyncio.to_thread(render, path, kind, x, y, z, st, fmt)
+        data = await asyncio.to_thread(_zoomed_render, path, kind, x, y, z, st, fmt)
     except TileOutsideBounds:
         raise not_found("Outside of bounds") from None
+    if data is None:
+        raise not_found()
     return Response(data, media_type=media)
+
+
+def _zoomed_render(path: Path, kind: str, x: int, y: int, z: int, st: Style, fmt: str) -> bytes | None:
+    """One trip to a worker thread per tile: the zoom check and the rendering together."""
+    zr = zooms(path)
+    if not zr.minzoom <= z <= zr.maxzoom:
+        return None
+    return render(path, kind, x, y, z, st, fmt)
 
 
 tilejson = api({"GET": _tilejson})
