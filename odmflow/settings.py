@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     prefect_port: int = Field(4200, description="Port of the embedded Prefect server (0 picks a free one).")
     prefect_ui: bool = True
     work_pool: str | None = Field(None, description="Run tasks in this Prefect work pool instead of a local Runner.")
-    poll_seconds: float = Field(0.5, description="How often the local Runner looks for new runs.")
+    poll_seconds: float = Field(0.25, description="How often the local Runner looks for new runs.")
     events_secret: str | None = Field(None, description="Shared secret of POST /events/s3 (off when unset).")
     events_quiet: float = Field(300.0, description="Seconds without new objects after which a batch is ready.")
     # Engine settings, read again by the flow run's own process.
