@@ -12,9 +12,8 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from fsspec.core import url_to_fs
-
 from tasks.outputs import ALL_ZIP, zip_entries
+from tasks.storage import filesystem
 
 CHUNK = 8 << 20
 
@@ -25,7 +24,7 @@ def _join(url: str, rel: str) -> str:
 
 def fetch_folder(url: str, dest: Path, log: Callable[[str], None] = print) -> list[Path]:
     """Copy the files directly under `url` into `dest`, streaming (no whole file in memory)."""
-    fs, root = url_to_fs(url)
+    fs, root = filesystem(url)
     if not fs.isdir(root):
         raise FileNotFoundError(f"No folder at {url}: check the URL and the node's storage credentials.")
     dest.mkdir(parents=True, exist_ok=True)
@@ -46,7 +45,7 @@ def fetch_folder(url: str, dest: Path, log: Callable[[str], None] = print) -> li
 
 def publish_outputs(project: Path, url: str, outputs: list[str] | None = None) -> list[str]:
     """Write all.zip and every output file under `url`, keeping ODM's relative paths."""
-    fs, root = url_to_fs(url)
+    fs, root = filesystem(url)
     files = [(path, arc) for path, arc in zip_entries(project, outputs) if not arc.endswith("/")]
     if (project / ALL_ZIP).is_file():
         files.append((project / ALL_ZIP, ALL_ZIP))
@@ -58,7 +57,7 @@ def publish_outputs(project: Path, url: str, outputs: list[str] | None = None) -
 
 def signed_url(url: str, rel: str, expires: int = 3600) -> str | None:
     """A pre-signed HTTP URL for `url/rel`, or None where the store cannot sign or lacks it."""
-    fs, root = url_to_fs(_join(url, rel))
+    fs, root = filesystem(_join(url, rel))
     try:
         if not fs.exists(root):
             return None
