@@ -56,8 +56,14 @@ from tasks.nodeodm import (
     TaskNotFound,
 )
 from tasks.nodes import NodeStatus, NoNodeAvailable, accepts_urls, best_node
+from tasks.progress import Progress
 from tasks.publish import publish, stac_item, stage_written
 from tasks.storage import Batch, StorageOptions, discover_batches, filesystem
+
+#: The node's share of a batch's progress; the download and publication fill the rest, as in WebODM.
+NODE_SHARE = 85.0
+#: The logger of the node's console lines: a run's logs under it are the task's console.
+CONSOLE = "console"
 
 #: Told of every step: `(batch, stage, fraction done or None, message)`; for progress displays.
 Observer = Callable[[str, str, float | None, str], None]
@@ -191,13 +197,14 @@ def _submit(batch: Batch, node: str, job: Job, attempt: int, lost: list[str]) ->
     return entry
 
 
-def follow(entry: Entry, job: Job) -> tuple[TaskInfo, bool]:
+def follow(entry: Entry, job: Job, progress: Progress | None = None) -> tuple[TaskInfo, bool]:
     """Poll the task until it finishes, logging its console and every change of status.
 
     Also says whether the task was seen unfinished, which tells a task cancelled while
     this run followed it (by someone, on purpose) from one a cancelled run left behind.
     """
     logger = get_run_logger()
+    console = logger.getChild(CONSOLE)
     line, last, active = 0, None, False
     while True:
         try:
@@ -207,12 +214,14 @@ def follow(entry: Entry, job: Job) -> tuple[TaskInfo, bool]:
         except TaskNotFound as e:
             raise NodeLost(f"{display(entry.node)} no longer knows task {entry.uuid}") from e
         for text in info.output or []:
-            logger.info(f"[{entry.batch}] {text}")
+            console.info(text)
         line += len(info.output or [])
         if info.status != last:
             logger.info(f"Batch {entry.batch}: task {entry.uuid} is {info.status.name} on {display(entry.node)}")
             last = info.status
         _tell(entry.batch, info.status.name.lower(), info.progress / 100, display(entry.node))
+        if progress is not None and info.status != StatusCode.CANCELED:
+            progress.set(info.progress * NODE_SHARE / 100, flush=info.status.finished)
         if info.status.finished:
             return info, active
         active = True
@@ -234,21 +243,61 @@ def _next_node(batch: Batch, job: Job, lost: list[str]) -> str:
     return node
 
 
-@flow(name="ingest-batch", persist_result=False, log_prints=False)
+def rerun(entry: Entry, job: Job) -> None:
+    """Restart the entry's task with the options a rerun asked for, then forget the request."""
+    if entry.restart is None:
+        return
+    logger = get_run_logger()
+    logger.info(f"Batch {entry.batch}: restarting task {entry.uuid} with {entry.restart}")
+    try:
+        call(restart, job.patience, entry.node, entry.uuid, entry.restart, name=f"restart {entry.batch}")
+    except NodeError as e:
+        # Refused because it runs again already (this run was stopped after asking), or
+        # forgotten by the node: following the task tells which, and what to do.
+        logger.warning(f"Batch {entry.batch}: {e}; following the task as it is")
+    entry.restart = None
+
+
+def cancel_batch(flow: Any, flow_run: Any, state: Any) -> None:
+    """A cancelled batch run cancels its task on the node, which Prefect cannot reach."""
+    params = flow_run.parameters
+    job, batch = params["job"], params["batch"]
+    output, options = (job.output, job.storage_options) if isinstance(job, Job) else (job["output"],
+                                                                                       job.get("storage_options"))
+    fs, out = filesystem(output, options)
+    entry = ledger.load(fs, out, batch.name if isinstance(batch, Batch) else batch["name"])
+    _cancel_entries(flow_run_logger(flow_run, flow), [entry] if entry else [])
+
+
+def _cancel_entries(logger: Any, entries: list[Entry]) -> None:
+    for entry in entries:
+        try:
+            with NodeClient.from_url(entry.node, timeout=30.0) as client:
+                client.cancel(entry.uuid)
+            logger.info(f"Batch {entry.batch}: cancelled task {entry.uuid} on {display(entry.node)}")
+        except NodeError as e:
+            logger.warning(f"Batch {entry.batch}: could not cancel task {entry.uuid}: {e}")
+
+
+@flow(name="ingest-batch", on_cancellation=[cancel_batch], persist_result=False, log_prints=False)
 def ingest_batch(batch: Batch, node: str, job: Job) -> dict[str, Any]:
     """One batch: submit (or resume), follow, climb the ladder on failure, publish."""
     logger = get_run_logger()
     fs, out = filesystem(job.output, job.storage_options)
     rungs = job.rungs(batch)
+    progress = Progress(f"Batch {batch.name}")
     entry = ledger.load(fs, out, batch.name)
     if entry is not None:
         logger.info(f"Batch {batch.name}: resuming task {entry.uuid} on {display(entry.node)}")
+        if entry.restart is not None:
+            rerun(entry, job)
+            ledger.save(fs, out, entry)
     attempt, lost = (entry.attempt, list(entry.lost)) if entry else (0, [])
     while True:
         try:
             if entry is None:
                 entry = submit(batch, node, job, attempt, lost)
-            info, active = follow(entry, job)
+            info, active = follow(entry, job, progress)
         except NodeLost as e:
             logger.warning(f"Batch {batch.name}: {e}; submitting it elsewhere")
             where = entry.node if entry is not None else node
@@ -272,7 +321,9 @@ def ingest_batch(batch: Batch, node: str, job: Job) -> dict[str, Any]:
         ledger.save(fs, out, entry)
     with tempfile.TemporaryDirectory(prefix="odmflow-ingest-") as folder:
         members = stage(job, entry, folder)
+    progress.set(95.0, flush=True)
     prefix = publish_batch(job, entry, members, info)
+    progress.set(100.0, flush=True)
     logger.info(f"Batch {batch.name}: published {len(members)} files under {prefix}")
     _tell(batch.name, "published", 1.0, prefix)
     return {"batch": batch.name, "node": display(entry.node), "uuid": entry.uuid, "attempts": entry.attempt + 1,
@@ -290,13 +341,7 @@ def cancel_remote(flow: Any, flow_run: Any, state: Any) -> None:
     logger = flow_run_logger(flow_run, flow)
     params = flow_run.parameters
     fs, out = filesystem(params["output"], params.get("storage_options"))
-    for entry in ledger.open_entries(fs, out):
-        try:
-            with NodeClient.from_url(entry.node, timeout=30.0) as client:
-                client.cancel(entry.uuid)
-            logger.info(f"Batch {entry.batch}: cancelled task {entry.uuid} on {display(entry.node)}")
-        except NodeError as e:
-            logger.warning(f"Batch {entry.batch}: could not cancel task {entry.uuid}: {e}")
+    _cancel_entries(logger, ledger.open_entries(fs, out))
 
 
 # Four batches at a time: each mostly waits on its node, and several nodes may work at once.

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging.handlers import APILogWorker
 from prefect.states import Failed
@@ -25,28 +25,12 @@ from tasks.archive import UnsafeArchive
 from tasks.engines import Context, EngineError, Step, fingerprint, get_engine
 from tasks.info import task_payload
 from tasks.outputs import ALL_ZIP, build_zip
+from tasks.progress import Progress
 from tasks.record import TaskRecord, write_json
 
 ENGINE_SHARE = 90.0  # engine steps fill 0-90 %; NodeODM's own milestones are 93, 97 and 100
 STEPS_FILE = ".odmflow/steps.json"
 CONSOLE = "prefect.flow_runs.console"  # the logger whose records make up NodeODM's console output
-
-
-class Progress:
-    """A run's progress artifact: it only ever goes up, and is written at most twice a second."""
-
-    def __init__(self, uuid: str) -> None:
-        self.value = 0.0
-        self._sent = 0.0
-        self._last = 0.0
-        self.id = create_progress_artifact(progress=0.0, description=f"NodeODM task {uuid}")
-
-    def set(self, value: float, flush: bool = False) -> None:
-        self.value = max(self.value, min(100.0, round(value, 2)))
-        now = time.monotonic()
-        if self.value != self._sent and (flush or now - self._last >= 0.5):
-            update_progress_artifact(self.id, self.value)
-            self._sent, self._last = self.value, now
 
 
 def transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -178,7 +162,7 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
             console.write(line + "\n")
             console.flush()
 
-    progress = Progress(uuid)
+    progress = Progress(f"NodeODM task {uuid}")
     try:
         if record.zipurl and not inputs.image_count(folder):
             log(f"Downloading {record.zipurl}")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -24,6 +24,8 @@ from .node import Limits, Node
 from .runs import Runs
 from .store import Store
 from .webodm import WebODM, webodm_routes
+from .webodm.directory import Directory
+from .webodm.processing import Processing
 
 log = logging.getLogger("odmflow.api")
 
@@ -45,6 +47,11 @@ class Config:
     cleanup_every: float = 3600
     #: The WebODM records' database; None: ODMFLOW_DATABASE_URL, else SQLite in data_dir.
     database_url: str | None = None
+    #: This node's NodeODM API as the flow runs reach it; without it WebODM tasks are not processed.
+    node_url: str | None = None
+    #: More NodeODM nodes WebODM tasks may run on.
+    nodes: list[str] = field(default_factory=list)
+    webodm_deployment: str = "ingest-batch/webodm"
 
 
 ROUTES = [
@@ -90,6 +97,10 @@ def create_app(config: Config, extra_routes: list[BaseRoute] | None = None) -> S
     """The node's app; `extra_routes` lets the front door add its own (e.g. event receivers)."""
     node = build_node(config)
     webodm = WebODM(config.data_dir, config.database_url)
+    webodm.directory = Directory(config.node_url, config.nodes, node=node)
+    if config.node_url:
+        runs = Runs(config.prefect_api_url, config.webodm_deployment)
+        webodm.processor = Processing(webodm, runs, webodm.directory)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -16,8 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect.client.schemas.objects import StateType
-
 from tasks import remote
 from tasks.engines import Engine
 from tasks.info import build, processing_ms, status_of
@@ -233,10 +231,7 @@ class Node:
     async def recover(self) -> None:
         """After a restart of the node: re-queue runs whose process died with it, drop
         runs whose task folder is gone, and start runs for tasks that never got one."""
-        for run in await self.runs.runs([StateType.RUNNING, StateType.PENDING]):
-            await self.runs.requeue(str(run.id))
-        for run in await self.runs.runs([StateType.CANCELLING]):
-            await self.runs.cancel(str(run.id))
+        await self.runs.recover()
         for run in await self.runs.runs():
             if not self.store.exists(str((run.parameters or {}).get("uuid", ""))):
                 await self.runs.delete([str(run.id)])

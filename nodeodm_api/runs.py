@@ -82,12 +82,13 @@ class Runs:
         await self.client.__aexit__(None, None, None)
 
     # Runs -------------------------------------------------------------------------
-    async def create(self, uuid: str, attempt: int, parameters: dict[str, Any], name: str | None) -> str:
+    async def create(self, uuid: str, attempt: int | str, parameters: dict[str, Any], name: str | None,
+                     tags: list[str] | None = None) -> str:
         assert self.deployment_id is not None
         self.forget(None)
         run = await self.client.create_flow_run_from_deployment(
             self.deployment_id, parameters=parameters, name=name or uuid,
-            tags=["odmflow", f"task:{uuid}"], idempotency_key=f"{uuid}:{attempt}",
+            tags=["odmflow", f"task:{uuid}", *(tags or [])], idempotency_key=f"{uuid}:{attempt}",
         )
         return str(run.id)
 
@@ -183,6 +184,14 @@ class Runs:
     async def requeue(self, run_id: str) -> None:
         self.forget(run_id)
         await self.client.set_flow_run_state(UUID(run_id), Scheduled(name="Requeued"), force=True)
+
+    async def recover(self) -> None:
+        """After a stop of the Runner: runs it was executing go back to the queue, and runs
+        it was cancelling are cancelled."""
+        for run in await self.runs([StateType.RUNNING, StateType.PENDING]):
+            await self.requeue(str(run.id))
+        for run in await self.runs([StateType.CANCELLING]):
+            await self.cancel(str(run.id))
 
     # Listings ---------------------------------------------------------------------
     def _filter(self, states: list[StateType] | None = None) -> dict[str, Any]:

@@ -44,8 +44,11 @@ def serve(
     prefect_port: Annotated[int | None, typer.Option(help="Embedded Prefect server port (0: any).")] = None,
     prefect_ui: Annotated[bool | None, typer.Option(help="Serve the Prefect UI from the embedded server.")] = None,
     work_pool: Annotated[str | None, typer.Option(help="Leave runs to this Prefect work pool's workers.")] = None,
+    node: Annotated[list[str] | None, typer.Option(
+        help="Another NodeODM node (URL, with ?token= if it needs one) WebODM tasks may run on; repeatable.")] = None,
 ) -> None:
-    """Run a NodeODM-compatible processing node (WebODM, PyODM and ClusterODM can use it).
+    """Run a NodeODM-compatible processing node (WebODM, PyODM and ClusterODM can use it),
+    with WebODM's Task API under /api/ and a map page at /.
 
     With no [bold]PREFECT_API_URL[/] set, a Prefect server on SQLite starts inside the data
     folder and a local Runner executes the tasks: nothing else to install. With
@@ -58,7 +61,7 @@ def serve(
         data_dir=data_dir, engine="test" if test else ("nodeodm" if upstream else engine), upstream_url=upstream,
         test_seconds=test_seconds, test_fail=test_fail,
         max_concurrency=max_concurrency, webhook=webhook, cleanup_tasks_after=cleanup_tasks_after,
-        prefect_port=prefect_port, prefect_ui=prefect_ui, work_pool=work_pool,
+        prefect_port=prefect_port, prefect_ui=prefect_ui, work_pool=work_pool, nodes=node or None,
     ))
 
 

@@ -36,7 +36,7 @@ async def build(plan: Plan) -> list[Any]:
     from prefect.deployments.runner import EntrypointType
     from prefect.events import DeploymentEventTrigger
 
-    from flows.ingest import ingest_survey
+    from flows.ingest import ingest_batch, ingest_survey
     from flows.process import process_images
     from flows.sensor import bucket_sensor
 
@@ -64,7 +64,9 @@ async def build(plan: Plan) -> list[Any]:
             description="Announce ready batches of a bucket that sends no notifications.", **kw),
     ]
     if plan.work_pool:
+        # The node's own runs (NodeODM tasks, WebODM tasks), for the pool's workers to take.
         found.append(await process_images.ato_deployment(name="process-images", **kw))
+        found.append(await ingest_batch.ato_deployment(name="webodm", **{**kw, "tags": ["odmflow", "webodm"]}))
     return found
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from .embedded import PrefectServer, start_runner, stop
-from .settings import DEPLOYMENT, Settings
+from .settings import DEPLOYMENT, WEBODM_DEPLOYMENT, Settings
 
 console = Console(stderr=True)
 
@@ -29,24 +29,38 @@ def app_config(settings: Settings, api_url: str):  # type: ignore[no-untyped-def
         max_images=settings.max_images, max_concurrency=settings.max_concurrency,
         parallel_tasks=settings.parallel_tasks, cleanup_tasks_after=settings.cleanup_tasks_after,
         cleanup_uploads_after=settings.cleanup_uploads_after, deployment=DEPLOYMENT,
+        node_url=own_url(settings), nodes=list(settings.nodes), webodm_deployment=WEBODM_DEPLOYMENT,
     )
+
+
+def own_url(settings: Settings) -> str:
+    """How the flow runs reach this node's NodeODM API."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}"
+    return f"{url}?token={settings.token}" if settings.token else url
 
 
 async def prepare(settings: Settings, api_url: str, recover: bool) -> None:
     """Register the deployment, then (embedded only) recover from an unclean stop."""
     from nodeodm_api.app import build_node
+    from nodeodm_api.runs import Runs
 
-    from .worker import deployment
+    from .worker import deployment, webodm_deployment
 
     await (await deployment(settings, settings.work_pool)).aapply(work_pool_name=settings.work_pool)
+    await (await webodm_deployment(settings, settings.work_pool)).aapply(work_pool_name=settings.work_pool)
     if not recover:
         return
     node = build_node(app_config(settings, api_url))
+    webodm = Runs(api_url, WEBODM_DEPLOYMENT)
     await node.runs.open(wait=10)
+    await webodm.open(wait=10)
     try:
         await node.recover()
+        await webodm.recover()
     finally:
         await node.runs.close()
+        await webodm.close()
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEPLOYMENT = "process-images/process-images"
+WEBODM_DEPLOYMENT = "ingest-batch/webodm"
 
 
 class Settings(BaseSettings):
@@ -29,6 +31,7 @@ class Settings(BaseSettings):
     prefect_ui: bool = True
     work_pool: str | None = Field(None, description="Run tasks in this Prefect work pool instead of a local Runner.")
     poll_seconds: float = Field(0.25, description="How often the local Runner looks for new runs.")
+    nodes: list[str] = Field(default_factory=list, description="More NodeODM nodes for WebODM tasks, after this one.")
     events_secret: str | None = Field(None, description="Shared secret of POST /events/s3 (off when unset).")
     events_quiet: float = Field(300.0, description="Seconds without new objects after which a batch is ready.")
     # Engine settings, read again by the flow run's own process.
@@ -59,4 +62,12 @@ class Settings(BaseSettings):
             if value is None:
                 os.environ.pop(key, None)
             else:
-                os.environ[key] = str(value).lower() if isinstance(value, bool) else str(value)
+                os.environ[key] = _env_value(value)
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)  # pydantic-settings reads complex values as JSON
+    return str(value)

@@ -1,22 +1,30 @@
-"""The local Runner: executes process-images runs on this machine, at most
-`parallel_tasks` at once, each in its own process (so a cancel can stop it)."""
+"""The local Runners: one executes process-images runs on this machine, at most
+`parallel_tasks` at once, each in its own process (so a cancel can stop it); the other
+executes the WebODM tasks' ingest-batch runs, which mostly wait on a node.
+
+Two Runners, because a WebODM task's run waits for a process-images run: sharing one
+limit of `parallel_tasks` would let the waiting runs take every slot."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
 
-from prefect.deployments.runner import EntrypointType
+from prefect.deployments.runner import EntrypointType, RunnerDeployment
 from prefect.runner import Runner
 
+from flows.ingest import ingest_batch
 from flows.process import process_images
 
 from .settings import Settings
 
 DESCRIPTION = "One NodeODM task: the engine's stages, then all.zip."
+WEBODM_DESCRIPTION = "One WebODM task: its images submitted to a node, followed, and its results published."
+#: WebODM tasks followed at once; each run mostly waits on its node.
+WEBODM_RUNS = 8
 
 
-async def deployment(settings: Settings, work_pool: str | None = None):  # type: ignore[no-untyped-def]
+async def deployment(settings: Settings, work_pool: str | None = None) -> RunnerDeployment:
     return await process_images.ato_deployment(
         name="process-images",
         tags=["odmflow"],
@@ -26,17 +34,27 @@ async def deployment(settings: Settings, work_pool: str | None = None):  # type:
     )
 
 
-async def serve(settings: Settings) -> None:
-    runner = Runner(
-        name=f"odmflow-{socket.gethostname()}",
-        query_seconds=settings.poll_seconds,
-        limit=settings.parallel_tasks,
-        pause_on_shutdown=False,
+async def webodm_deployment(settings: Settings, work_pool: str | None = None) -> RunnerDeployment:
+    return await ingest_batch.ato_deployment(
+        name="webodm",
+        tags=["odmflow", "webodm"],
+        description=WEBODM_DESCRIPTION,
+        work_pool_name=work_pool,
+        entrypoint_type=EntrypointType.MODULE_PATH,
     )
+
+
+async def serve(settings: Settings) -> None:
+    host = socket.gethostname()
     # A fresh `python -m prefect.engine` per run starts faster than a spawned copy of
     # this process, and loads the flow by module path, whatever the working directory.
-    await runner.aadd_deployment(await deployment(settings))
-    await runner.start()
+    nodeodm = Runner(name=f"odmflow-{host}", query_seconds=settings.poll_seconds, limit=settings.parallel_tasks,
+                     pause_on_shutdown=False)
+    await nodeodm.aadd_deployment(await deployment(settings))
+    webodm = Runner(name=f"odmflow-webodm-{host}", query_seconds=settings.poll_seconds, limit=WEBODM_RUNS,
+                    pause_on_shutdown=False)
+    await webodm.aadd_deployment(await webodm_deployment(settings))
+    await asyncio.gather(nodeodm.start(), webodm.start())
 
 
 if __name__ == "__main__":

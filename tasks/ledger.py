@@ -35,6 +35,9 @@ class Entry:
     lost: list[str] = field(default_factory=list)
     #: Where the node writes the results itself, when it reads and writes storage URLs.
     output_url: str | None = None
+    #: Options to restart the task with before following it again: a rerun asked for from
+    #: outside the run (WebODM's restart), carried out by the run that resumes the entry.
+    restart: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,7 +25,7 @@ from fsspec.core import OpenFile
 from tasks.nodeodm import UploadFile
 
 __all__ = [
-    "Batch", "IMAGE_SUFFIXES", "MARKER", "EXTRAS", "StorageOptions", "discover_batches", "filesystem",
+    "Batch", "IMAGE_SUFFIXES", "MARKER", "EXTRAS", "StorageOptions", "discover_batches", "folder_batch", "filesystem",
     "join", "read_json", "write_json", "upload_sources",
 ]
 
@@ -102,17 +102,32 @@ def discover_batches(
         name = str(config.get("name") or rel)
         if out_fs.exists(join(out_fs, out_root, name, MARKER)):
             continue
-        extras = tuple(n for n in EXTRAS if n in files)
-        batches.append(Batch(
-            name=name,
-            url=_url(fs, folder),
-            images=tuple(images),
-            extras=extras,
-            sizes={n: files[n] for n in (*images, *extras)},
-            options=dict(config.get("options") or {}),
-            node=config.get("node"),
-        ))
+        batches.append(_batch(fs, folder, files, name, config))
     return batches
+
+
+def folder_batch(url: str, name: str, storage_options: StorageOptions | None = None) -> Batch:
+    """The batch of the files directly in `url`, named `name` whatever is published already."""
+    fs, root = filesystem(url, storage_options)
+    files = {posixpath.basename(p): int(d.get("size") or 0)
+             for p, d in fs.find(root, maxdepth=1, detail=True).items()}
+    config = read_json(fs, join(fs, root, CONFIG)) if CONFIG in files else {}
+    return _batch(fs, root, files, name, config)
+
+
+def _batch(fs: AbstractFileSystem, folder: str, files: Mapping[str, int], name: str,
+           config: Mapping[str, Any]) -> Batch:
+    images = sorted(n for n in files if n.lower().endswith(IMAGE_SUFFIXES))
+    extras = tuple(n for n in EXTRAS if n in files)
+    return Batch(
+        name=name,
+        url=_url(fs, folder),
+        images=tuple(images),
+        extras=extras,
+        sizes={n: files[n] for n in (*images, *extras)},
+        options=dict(config.get("options") or {}),
+        node=config.get("node"),
+    )
 
 
 def upload_sources(batch: Batch, storage_options: StorageOptions | None = None) -> list[UploadFile]:

@@ -12,10 +12,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    inspect,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.schema import CreateColumn
 
 DATABASE_ENV = "ODMFLOW_DATABASE_URL"
 
@@ -107,6 +120,8 @@ class Task(Base):
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: EPSG:4326 envelopes, [minlon, minlat, maxlon, maxlat], keyed orthophoto/dsm/dtm.
     extents: Mapped[dict[str, list[float]]] = mapped_column(JSON, default=dict)
+    #: The Prefect flow run doing (or that last did) the task's processing.
+    run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 def database_url(data_dir: Path, url: str | None = None) -> str:
@@ -134,6 +149,18 @@ class Database:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Columns added since a table was created (all nullable) are added to it in place."""
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                ddl = CreateColumn(column).compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")

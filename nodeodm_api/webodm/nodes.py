@@ -1,26 +1,30 @@
-"""`/api/processingnodes/`: the nodes WebODM tasks can run on, this node first (id 1).
+"""`/api/processingnodes/`: the nodes WebODM tasks can run on, this node first (id 1),
+then the configured ones (`odmflow serve --node URL`).
 
-The node's `/info` and `/options` are read from the in-process `Node`, which answers them
-for NodeODM clients too, so the list costs no HTTP round trip to ourselves.
+This node's `/info` and `/options` are read from the in-process `Node`, which answers them
+for NodeODM clients too, so the list costs no HTTP round trip to ourselves; the others
+are asked over HTTP, and their answers kept for a few seconds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from ..node import Node
-from .auth import require_user
+from .auth import require_user, service
 from .common import JSON, api, iso, not_found
+from .directory import OWN_NODE_ID
 
 log = logging.getLogger("odmflow.webodm")
 
-OWN_NODE_ID = 1
 API_VERSION = "2.2.4"
 
 
@@ -68,9 +72,38 @@ async def node_json(request: Request) -> dict[str, Any]:
     }
 
 
+async def other_json(request: Request, node_id: int) -> dict[str, Any]:
+    """A configured NodeODM node, as WebODM lists it."""
+    status, options = await service(request).directory.status(node_id)
+    parts = urlsplit(status.url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    info = status.info
+    return {
+        "id": node_id,
+        "online": info is not None,
+        "label": f"{parts.hostname}:{port}",
+        "hostname": parts.hostname,
+        "port": port,
+        "api_version": info.version if info else "",
+        "last_refreshed": iso(datetime.now(UTC)),
+        "queue_count": info.taskQueueCount if info else 0,
+        "max_images": info.maxImages if info else None,
+        "available_options": options,
+        "token": "",
+        "engine_version": info.engineVersion if info else "",
+        "engine": info.engine if info else "",
+        "cpu_cores": info.cpuCores if info else None,
+    }
+
+
+async def all_nodes(request: Request) -> list[dict[str, Any]]:
+    others = service(request).directory.others()
+    return [await node_json(request), *await asyncio.gather(*(other_json(request, i) for i in others))]
+
+
 async def _list(request: Request) -> Response:
     await require_user(request)
-    nodes = [await node_json(request)]
+    nodes = await all_nodes(request)
     q = request.query_params
     if "id" in q:
         nodes = [n for n in nodes if str(n["id"]) == q["id"]]
@@ -82,15 +115,22 @@ async def _list(request: Request) -> Response:
 
 async def _retrieve(request: Request) -> Response:
     await require_user(request)
-    if request.path_params["node_id"] != str(OWN_NODE_ID):
-        raise not_found()
-    return JSON(await node_json(request))
+    node_id = str(request.path_params["node_id"])
+    if node_id == str(OWN_NODE_ID):
+        return JSON(await node_json(request))
+    if node_id.isdigit() and int(node_id) in service(request).directory.others():
+        return JSON(await other_json(request, int(node_id)))
+    raise not_found()
 
 
 async def _options(request: Request) -> Response:
     await require_user(request)
-    node = await node_json(request)
-    return JSON(node["available_options"] if node["online"] else [])
+    # WebODM answers the options every online node has, each with its first node's definition.
+    online = [n for n in await all_nodes(request) if n["online"]]
+    if not online:
+        return JSON([])
+    common = set.intersection(*({o["name"] for o in n["available_options"]} for n in online))
+    return JSON([o for o in online[0]["available_options"] if o["name"] in common])
 
 
 collection = api({"GET": _list})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .db import Database, Project, Task, User
@@ -151,3 +151,17 @@ class Records:
     async def tasks_pending(self, action: int) -> list[Task]:
         async with self.db.session() as session:
             return list((await session.execute(select(Task).where(Task.pending_action == action))).scalars())
+
+    async def tasks_running(self, statuses: Sequence[int]) -> list[Task]:
+        """Tasks with a flow run, no status yet or one of `statuses`, and no action pending: the ones to follow."""
+        query = select(Task).where(Task.run_id.is_not(None), Task.pending_action.is_(None),
+                                   or_(Task.status.is_(None), Task.status.in_(statuses)))
+        async with self.db.session() as session:
+            return list((await session.execute(query)).scalars())
+
+    async def tasks_waiting(self) -> list[Task]:
+        """Committed tasks that no run has taken yet (a stop came between the commit and the run)."""
+        query = select(Task).where(Task.run_id.is_(None), Task.status.is_(None), Task.partial.is_(False),
+                                   Task.pending_action.is_(None))
+        async with self.db.session() as session:
+            return list((await session.execute(query)).scalars())

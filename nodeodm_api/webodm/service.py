@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from .auth import secret_key
 from .db import Database, database_url
+from .directory import Directory
 from .records import Records
 
 log = logging.getLogger("odmflow.webodm")
@@ -19,6 +20,10 @@ log = logging.getLogger("odmflow.webodm")
 class Processor(Protocol):
     """Where task processing plugs in: told whenever a task's record asks for work
     (a new task, a PATCH, a pending cancel/restart/remove); it does the rest in the background."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
 
     async def kick(self, task_id: str) -> None: ...
 
@@ -32,6 +37,8 @@ class WebODM:
         self.records = Records(self.db)
         self.secret = ""
         self.processor: Processor | None = None
+        #: The processing nodes; this node is among them when the server knows its own URL.
+        self.directory = Directory(None)
         self._jobs: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:
@@ -41,12 +48,16 @@ class WebODM:
         from .imports import resume_imports
 
         await resume_imports(self)
+        if self.processor is not None:
+            await self.processor.open()
 
     async def close(self) -> None:
         for job in list(self._jobs):
             job.cancel()
         if self._jobs:
             await asyncio.gather(*self._jobs, return_exceptions=True)
+        if self.processor is not None:
+            await self.processor.close()
         await self.db.close()
 
     # Task folders -----------------------------------------------------------------------

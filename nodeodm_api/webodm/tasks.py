@@ -19,8 +19,9 @@ from starlette.responses import FileResponse, Response
 from .auth import current_user, require_user, service
 from .common import JSON, NO_PERMISSION, ApiError, api, as_bool, as_int, body, iso, not_found, tag_list
 from .db import Project, Task, User
+from .directory import OWN_NODE_ID
 from .files import asset_file, download_name, inside, media_type
-from .nodes import OWN_NODE_ID, node_label, own_node, rerun_stages
+from .nodes import node_label, own_node, rerun_stages
 from .projects import own_project, project_id
 from .service import WebODM
 
@@ -153,9 +154,10 @@ async def writable_fields(request: Request, data: dict[str, Any], user: User, fr
         node = data["processing_node"]
         if node in (None, ""):
             raise ApiError.fields({"processing_node": "This field may not be null."})
-        if as_int(node, "processing_node") != OWN_NODE_ID:
+        node_id = as_int(node, "processing_node")
+        if node_id != OWN_NODE_ID and service(request).directory.url(node_id) is None:
             raise ApiError.fields({"processing_node": f'Invalid pk "{node}" - object does not exist.'})
-        fields["processing_node"] = OWN_NODE_ID
+        fields["processing_node"] = node_id
     for flag in ("auto_processing_node", "public", "public_edit"):
         if flag in data:
             fields[flag] = as_bool(data[flag], flag)
@@ -242,7 +244,7 @@ async def _cancel(request: Request) -> Response:
     user = await require_user(request)
     _, task = await project_task(request, user)
     svc = service(request)
-    if task.uuid and svc.processor is not None:
+    if (task.uuid or task.run_id) and svc.processor is not None:
         await svc.records.update_task(task.id, pending_action=Pending.CANCEL, partial=False, last_error=None)
         await kick(svc, task.id)
     else:
@@ -269,7 +271,7 @@ async def _remove(request: Request) -> Response:
     user = await require_user(request)
     _, task = await project_task(request, user)
     svc = service(request)
-    if task.uuid and svc.processor is not None:
+    if (task.uuid or task.run_id) and svc.processor is not None:
         await svc.records.update_task(task.id, pending_action=Pending.REMOVE)
         await kick(svc, task.id)
     else:

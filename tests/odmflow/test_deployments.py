@@ -24,7 +24,7 @@ def load_entrypoint(entrypoint: str) -> object:
 def test_prefect_yaml_points_at_real_flows() -> None:
     config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
     names = {d["name"]: d for d in config["deployments"]}
-    flows = {"process-images": "process-images", "ingest-survey": "ingest-survey",
+    flows = {"process-images": "process-images", "webodm": "ingest-batch", "ingest-survey": "ingest-survey",
              "on-bucket-upload": "ingest-survey", "bucket-sensor": "bucket-sensor"}
     for deployment, flow_name in flows.items():
         flow = load_entrypoint(names[deployment]["entrypoint"])

@@ -149,5 +149,5 @@ def test_the_cron_deployment_is_registered_with_its_schedule(stack: Stack) -> No
     assert schedules == [{"cron": "30 2 * * *", "timezone": "UTC", "day_or": True}] or \
         [s.get("cron") for s in schedules] == ["30 2 * * *"]
     assert found["ingest-survey"]["work_pool_name"] == "odm"
-    assert found["process-images"]["work_pool_name"] == "odm"
+    assert found["process-images"]["work_pool_name"] == found["webodm"]["work_pool_name"] == "odm"
     assert found["ingest-survey"]["parameters"]["nodes"] == [stack.node.url]

@@ -76,9 +76,9 @@ class Api:
 class Server:
     """The running node; `restart()` replaces it with a new process on the same folder."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
-        self.node: NodeProcess = start_node(data_dir, "--test")
+        self.node: NodeProcess = start_node(data_dir, "--test", env=env)
 
     @property
     def url(self) -> str:
