@@ -39,6 +39,8 @@ class WebODM:
         self.processor: Processor | None = None
         #: The processing nodes; this node is among them when the server knows its own URL.
         self.directory = Directory(None)
+        #: Recent tile access checks: (credentials, task, kind) -> (when, raster path).
+        self.tile_grants: dict[tuple[str, str, str, str], tuple[float, Path]] = {}
         self._jobs: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,8 @@ from .geo import RASTERS
 from .tasks import readable_task
 
 ZOOM_EXTRA_LEVELS = 3
+#: How long a tile request's access check is reused for the same credentials and task.
+GRANT_SECONDS = 2.0
 _TILE = re.compile(r"^(\d+)(@2x)?(?:\.(png|jpg|jpeg|webp))?$")
 _FORMATS = {"png": ("PNG", "image/png"), "jpg": ("JPEG", "image/jpeg"), "jpeg": ("JPEG", "image/jpeg"),
             "webp": ("WEBP", "image/webp")}
@@ -59,6 +62,24 @@ async def _raster(request: Request) -> tuple[Path, str, Any]:
     if not path.is_file():
         raise not_found()
     return path, kind, task
+
+
+async def _tile_raster(request: Request) -> tuple[Path, str]:
+    """`_raster` for tiles, remembered for a moment per credentials and task: a map view asks
+    for dozens of tiles at once, and each would otherwise check the same token and records."""
+    kind = str(request.path_params["kind"])
+    key = (request.headers.get("authorization", ""), request.query_params.get("jwt", ""),
+           str(request.path_params["task_id"]), kind)
+    grants = service(request).tile_grants
+    hit = grants.get(key)
+    now = time.monotonic()
+    if hit is not None and now - hit[0] < GRANT_SECONDS:
+        return hit[1], kind
+    path, kind, _ = await _raster(request)
+    if len(grants) > 10_000:
+        grants.clear()
+    grants[key] = (now, path)
+    return path, kind
 
 
 def zooms(path: Path) -> Zooms:
@@ -155,7 +176,7 @@ async def _metadata(request: Request) -> Response:
 
 
 async def _tile(request: Request) -> Response:
-    path, kind, _ = await _raster(request)
+    path, kind = await _tile_raster(request)
     match = _TILE.match(str(request.path_params["y"]))
     if match is None:
         raise not_found()
@@ -173,6 +194,8 @@ async def _tile(request: Request) -> Response:
 
 def _zoomed_render(path: Path, kind: str, x: int, y: int, z: int, st: Style, fmt: str) -> bytes | None:
     """One trip to a worker thread per tile: the zoom check and the rendering together."""
+    if not path.is_file():  # removed since access was granted
+        return None
     zr = zooms(path)
     if not zr.minzoom <= z <= zr.maxzoom:
         return None

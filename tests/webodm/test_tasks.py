@@ -318,3 +318,20 @@ def _jpeg(seed: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 24), (seed * 60 % 255, 90, 160)).save(out, "JPEG")
     return out.getvalue()
+
+
+def test_tiles_of_a_removed_task_are_gone_at_once(alice: Api, bob: Api, project: int, all_zip: Path) -> None:
+    with open(all_zip, "rb") as fh:
+        body = alice.post(f"/api/projects/{project}/tasks/import", files={"file": ("all.zip", fh)},
+                          data={"name": "Short-lived"}).json()
+    task = alice.wait_task(project, body["id"])
+    base = f"/api/projects/{project}/tasks/{task['id']}"
+    tj = alice.get(f"{base}/orthophoto/tiles.json").json()
+    west, south, east, north = tj["bounds"]
+    z = tj["maxzoom"] - 3
+    tile = morecantile.tms.get("WebMercatorQuad").tile((west + east) / 2, (south + north) / 2, z)
+    url = f"{base}/orthophoto/tiles/{z}/{tile.x}/{tile.y}.png"
+    assert alice.get(url).status_code == 200  # access checked and remembered for a moment
+    assert bob.get(url).status_code == 404  # per credentials: another user is checked anew
+    assert alice.post(f"{base}/remove/").json() == {"success": True}
+    assert alice.get(url).status_code == 404
