@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from tasks.nodeodm import NodeClient, NodeError, NodeInfo, TaskInfo
 from tasks.nodes import NodeStatus
@@ -37,6 +38,11 @@ class Directory:
 
     def node_id(self, url: str) -> int | None:
         return next((i for i, u in self.nodes.items() if u == url), None)
+
+    def label(self, node_id: int) -> str:
+        """`host:port`, as WebODM names a node."""
+        parts = urlsplit(self.nodes.get(node_id, ""))
+        return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
     def others(self) -> list[int]:
         return [i for i in self.nodes if i != OWN_NODE_ID]

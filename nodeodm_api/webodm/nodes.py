@@ -74,16 +74,16 @@ async def node_json(request: Request) -> dict[str, Any]:
 
 async def other_json(request: Request, node_id: int) -> dict[str, Any]:
     """A configured NodeODM node, as WebODM lists it."""
-    status, options = await service(request).directory.status(node_id)
-    parts = urlsplit(status.url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    directory = service(request).directory
+    status, options = await directory.status(node_id)
+    label = directory.label(node_id)
     info = status.info
     return {
         "id": node_id,
         "online": info is not None,
-        "label": f"{parts.hostname}:{port}",
-        "hostname": parts.hostname,
-        "port": port,
+        "label": label,
+        "hostname": urlsplit(status.url).hostname,
+        "port": int(label.rsplit(":", 1)[1]),
         "api_version": info.version if info else "",
         "last_refreshed": iso(datetime.now(UTC)),
         "queue_count": info.taskQueueCount if info else 0,

@@ -40,12 +40,13 @@ class Pending:
 # The JSON of a task ---------------------------------------------------------------------
 @dataclass
 class NodeView:
-    label: str
+    labels: dict[int, str]
     stages: list[str]
 
 
 def node_view(request: Request) -> NodeView:
-    return NodeView(node_label(request), rerun_stages(own_node(request)))
+    labels = {i: service(request).directory.label(i) for i in service(request).directory.others()}
+    return NodeView({OWN_NODE_ID: node_label(request), **labels}, rerun_stages(own_node(request)))
 
 
 def extent(task: Task) -> list[float] | None:
@@ -61,7 +62,7 @@ def task_json(task: Task, node: NodeView) -> dict[str, Any]:
         "id": task.id,
         "project": task.project_id,
         "processing_node": task.processing_node,
-        "processing_node_name": node.label if has_node else None,
+        "processing_node_name": node.labels.get(task.processing_node) if task.processing_node is not None else None,
         "auto_processing_node": task.auto_processing_node,
         "uuid": task.uuid,
         "name": task.name,

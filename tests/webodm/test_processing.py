@@ -25,13 +25,15 @@ from tests.conftest import make_images
 from .conftest import USERS, Api, Server, add_user
 
 SECONDS = "3"
+OFFLINE = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp("processing") / "data"
     assert add_user(data_dir, "alice", USERS["alice"]).returncode == 0
-    srv = Server(data_dir, env={"ODMFLOW_TEST_SECONDS": SECONDS})
+    # A second configured node that is down: listed as offline, and never assigned a task.
+    srv = Server(data_dir, env={"ODMFLOW_TEST_SECONDS": SECONDS, "ODMFLOW_NODES": f'["{OFFLINE}"]'})
     try:
         yield srv
     finally:
@@ -118,6 +120,17 @@ def test_task_runs_through_the_node_to_completion(node: Server, finished: dict[s
     # The node's own record of the task agrees.
     info = node_task(node, task["uuid"])
     assert info["status"]["code"] == 40 and {"name": "dsm", "value": True} in info["options"]
+
+
+def test_processing_nodes_are_this_node_then_the_configured_ones(api: Api, finished: dict[str, Any]) -> None:
+    nodes = api.get("/api/processingnodes/").json()
+    assert [(n["id"], n["online"]) for n in nodes] == [(1, True), (2, False)]
+    assert nodes[1]["label"] == "127.0.0.1:9" and nodes[1]["available_options"] == []
+    assert api.get("/api/processingnodes/2/").json()["online"] is False
+    assert api.get("/api/processingnodes/3/").status_code == 404
+    assert any(o["name"] == "rerun-from" for o in api.get("/api/processingnodes/options/").json())
+    bad = api.patch(f"{finished['base']}/", json={"processing_node": 3})
+    assert (bad.status_code, bad.json()) == (400, {"processing_node": ['Invalid pk "3" - object does not exist.']})
 
 
 def test_console_is_read_incrementally(api: Api, finished: dict[str, Any]) -> None:
