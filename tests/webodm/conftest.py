@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,17 +93,25 @@ class Server:
         self.node.stop()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("webodm") / "data"
-    for name, password in USERS.items():
-        done = add_user(data_dir, name, password)
+@contextmanager
+def serving(tmp_path_factory: pytest.TempPathFactory, name: str, users: list[str],
+            env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server on a fresh data folder, with these test users."""
+    data_dir = tmp_path_factory.mktemp(name) / "data"
+    for user in users:
+        done = add_user(data_dir, user, USERS[user])
         assert done.returncode == 0, done.stderr
-    srv = Server(data_dir)
+    srv = Server(data_dir, env)
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with serving(tmp_path_factory, "webodm", list(USERS)) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="session")

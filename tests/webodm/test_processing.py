@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.conftest import make_images
 
-from .conftest import USERS, Api, Server, add_user
+from .conftest import Api, Server, serving
 
 SECONDS = "3"
 OFFLINE = "http://127.0.0.1:9"
@@ -30,14 +30,10 @@ OFFLINE = "http://127.0.0.1:9"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("processing") / "data"
-    assert add_user(data_dir, "alice", USERS["alice"]).returncode == 0
     # A second configured node that is down: listed as offline, and never assigned a task.
-    srv = Server(data_dir, env={"ODMFLOW_TEST_SECONDS": SECONDS, "ODMFLOW_NODES": f'["{OFFLINE}"]'})
-    try:
+    env = {"ODMFLOW_TEST_SECONDS": SECONDS, "ODMFLOW_NODES": f'["{OFFLINE}"]'}
+    with serving(tmp_path_factory, "processing", ["alice"], env) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")
