@@ -121,6 +121,12 @@ class Runs:
         found = response.json()
         return float(found[0]["data"] or 0) if found else 0.0
 
+    def release(self, run_id: str) -> None:
+        """Drop what is kept of a run that will not be read again (its console lines, its view)."""
+        self._consoles.pop(run_id, None)
+        self._console_locks.pop(run_id, None)
+        self._views.pop(run_id, None)
+
     def forget(self, run_id: str | None) -> None:
         self._queue = (0.0, 0)
         if run_id:
@@ -175,7 +181,7 @@ class Runs:
     async def delete(self, run_ids: list[str]) -> None:
         for run_id in run_ids:
             self.forget(run_id)
-            self._consoles.pop(run_id, None)
+            self.release(run_id)
             try:
                 await self.client.delete_flow_run(UUID(run_id))
             except ObjectNotFound:

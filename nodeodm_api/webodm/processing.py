@@ -249,6 +249,8 @@ class Processing:
         fields.update(await self._status(task, view, info))
         if fields:
             await self.svc.records.update_task(task.id, **fields)
+        if fields.get("status") in (Status.FAILED, Status.COMPLETED, Status.CANCELED):
+            self.runs.release(task.run_id)  # the record has all of it now
 
     async def _status(self, task: Task, view: RunView, info: TaskInfo | None) -> dict[str, Any]:
         state = view.state or "SCHEDULED"
