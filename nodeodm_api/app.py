@@ -97,7 +97,7 @@ def create_app(config: Config, extra_routes: list[BaseRoute] | None = None) -> S
     """The node's app; `extra_routes` lets the front door add its own (e.g. event receivers)."""
     node = build_node(config)
     webodm = WebODM(config.data_dir, config.database_url)
-    webodm.directory = Directory(config.node_url, config.nodes, node=node)
+    webodm.directory = Directory(config.node_url, config.nodes, node=node, parallel_tasks=config.parallel_tasks)
     if config.node_url:
         runs = Runs(config.prefect_api_url, config.webodm_deployment)
         webodm.processor = Processing(webodm, runs, webodm.directory)

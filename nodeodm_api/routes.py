@@ -69,20 +69,24 @@ async def auth_unavailable(request: Request) -> Response:
 
 @guarded
 async def info(request: Request) -> Response:
-    node = node_of(request)
+    return JSON(await node_info(node_of(request), request.app.state.parallel_tasks))
+
+
+async def node_info(node: Node, parallel_tasks: int) -> dict[str, Any]:
+    """`GET /info`'s answer; WebODM's face asks for it in process."""
     memory = psutil.virtual_memory()
-    return JSON({
+    return {
         "version": API_VERSION,
         "taskQueueCount": await node.runs.queue_count(),
         "totalMemory": memory.total,
         "availableMemory": memory.available,
         "cpuCores": os.cpu_count(),
         "maxImages": node.limits.max_images,
-        "maxParallelTasks": request.app.state.parallel_tasks,
+        "maxParallelTasks": parallel_tasks,
         "engineVersion": node.engine.version(),
         "engine": node.engine.name,
         "odmflow": EXTENSIONS,
-    })
+    }
 
 
 @guarded

@@ -66,7 +66,8 @@ async def build(plan: Plan) -> list[Any]:
     if plan.work_pool:
         # The node's own runs (NodeODM tasks, WebODM tasks), for the pool's workers to take.
         found.append(await process_images.ato_deployment(name="process-images", **kw))
-        found.append(await ingest_batch.ato_deployment(name="webodm", **{**kw, "tags": ["odmflow", "webodm"]}))
+        found.append(await ingest_batch.ato_deployment(name="webodm", work_queue_name="webodm",
+                                                       **{**kw, "tags": ["odmflow", "webodm"]}))
     return found
 
 

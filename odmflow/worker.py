@@ -22,6 +22,9 @@ DESCRIPTION = "One NodeODM task: the engine's stages, then all.zip."
 WEBODM_DESCRIPTION = "One WebODM task: its images submitted to a node, followed, and its results published."
 #: WebODM tasks followed at once; each run mostly waits on its node.
 WEBODM_RUNS = 8
+#: The work queue of the WebODM runs in a work pool: their own workers take them, so that
+#: they never hold the slots of the process-images runs they wait for.
+WEBODM_QUEUE = "webodm"
 
 
 async def deployment(settings: Settings, work_pool: str | None = None) -> RunnerDeployment:
@@ -40,6 +43,7 @@ async def webodm_deployment(settings: Settings, work_pool: str | None = None) ->
         tags=["odmflow", "webodm"],
         description=WEBODM_DESCRIPTION,
         work_pool_name=work_pool,
+        work_queue_name=WEBODM_QUEUE if work_pool else None,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
 

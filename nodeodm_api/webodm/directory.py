@@ -13,15 +13,17 @@ from tasks.nodes import NodeStatus
 
 from ..node import Node
 from ..node import NodeError as OwnNodeError
+from ..routes import node_info
 
 OWN_NODE_ID = 1
 
 
 class Directory:
     def __init__(self, own: str | None, others: list[str] | None = None, ttl: float = 5.0,
-                 node: Node | None = None) -> None:
+                 node: Node | None = None, parallel_tasks: int = 1) -> None:
         #: This node's service, asked in process rather than over HTTP.
         self.node = node
+        self.parallel_tasks = parallel_tasks
         self.nodes: dict[int, str] = {}
         if own:
             self.nodes[OWN_NODE_ID] = own
@@ -67,7 +69,11 @@ class Directory:
         seen = self._seen.get(node_id)
         if seen is not None and time.monotonic() - seen[0] < self.ttl:
             return seen[1], seen[2]
-        status, options = await asyncio.to_thread(_probe, self.nodes[node_id])
+        if node_id == OWN_NODE_ID and self.node is not None:
+            info = NodeInfo.from_dict(await node_info(self.node, self.parallel_tasks))
+            status, options = NodeStatus(self.nodes[node_id], info), list(self.node.schema)
+        else:
+            status, options = await asyncio.to_thread(_probe, self.nodes[node_id])
         self._seen[node_id] = (time.monotonic(), status, options)
         return status, options
 

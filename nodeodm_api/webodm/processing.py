@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,8 @@ from .tasks import Pending, Status
 log = logging.getLogger("odmflow.webodm")
 
 _QUEUED_STATES = ("SCHEDULED", "PENDING", "PAUSED")
+#: How often tasks waiting for a node are tried again (WebODM's tick).
+RETRY_SECONDS = 5.0
 _FAILED_STATES = ("FAILED", "CRASHED")
 _PREFIXES = ("Flow run encountered an exception: ", "BatchFailed: ", "NodeLost: ")
 
@@ -156,12 +159,18 @@ class Processing:
         folder = self.svc.task_dir(task.id)
         node_id, url = await self._node(task)
         if url is None:
-            await records.update_task(task.id, status=Status.FAILED, pending_action=None,
-                                      last_error="No processing node is online and can take this task")
+            # As in WebODM: the task waits, status null, and is tried again every few seconds;
+            # a restart that finds its node offline will submit the images afresh.
+            await records.update_task(task.id, status=None, pending_action=None, run_id=None,
+                                      **({"uuid": "", "upload_progress": 0.0} if rerun else {}))
             return
         job = Job(output=str(folder / "output"), nodes=self.directory.urls(), options=options_dict(task.options),
                   transfer="upload", poll_seconds=self.poll_seconds)
         batch = await asyncio.to_thread(folder_batch, str(folder / "images"), task.id)
+        if not batch.images:
+            await records.update_task(task.id, status=Status.FAILED, pending_action=None,
+                                      last_error="The task has no images to process")
+            return
         fs, out = filesystem(job.output)
         if rerun:
             entry = Entry(task.id, url, task.uuid, committed=True, restart=job.options)
@@ -182,9 +191,13 @@ class Processing:
         ledger.save(fs, out, entry)
 
     async def _node(self, task: Task) -> tuple[int | None, str | None]:
-        """The task's node: the one it names, or (auto) the best fit, as ingestion picks it."""
+        """The task's node: the one it names, or (auto) the best fit, as ingestion picks it;
+        no URL while that node is offline, or no node is online."""
         if task.processing_node is not None:
-            return task.processing_node, self.directory.url(task.processing_node)
+            url = self.directory.url(task.processing_node)
+            if url is None or not (await self.directory.status(task.processing_node))[0].online:
+                return task.processing_node, None
+            return task.processing_node, url
         if not task.auto_processing_node:
             return None, None
         statuses = await self.directory.statuses()
@@ -207,11 +220,17 @@ class Processing:
 
     # Following runs ---------------------------------------------------------------------
     async def _watch(self) -> None:
+        retry = time.monotonic() + RETRY_SECONDS
         while True:
             try:
                 for task in await self.svc.records.tasks_running([Status.QUEUED, Status.RUNNING]):
                     async with self._lock(task.id):
                         await self.sync(task.id)
+                if time.monotonic() >= retry:
+                    retry = time.monotonic() + RETRY_SECONDS
+                    for task in await self.svc.records.tasks_waiting():  # for a node to come online
+                        if task.processing_node is not None or task.auto_processing_node:
+                            await self.kick(task.id)
             except asyncio.CancelledError:
                 raise
             except Exception:

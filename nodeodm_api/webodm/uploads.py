@@ -97,7 +97,8 @@ async def _create(request: Request) -> Response:
     if not partial and len(files) < 2:
         raise ApiError.invalid("Cannot create task, you need at least 2 images")
     svc = service(request)
-    task = await svc.records.add_task(project, {**fields, "partial": partial, "images_count": len(files)})
+    # Partial until its files are in place, so that nothing starts it half-uploaded.
+    task = await svc.records.add_task(project, {**fields, "partial": True, "images_count": len(files)})
     try:
         await save_files(files, svc.task_dir(task.id) / "images")
     except BaseException:
@@ -106,6 +107,7 @@ async def _create(request: Request) -> Response:
         await asyncio.to_thread(svc.remove_task_dir, task.id)
         raise
     if not partial:
+        task = await svc.records.update_task(task.id, partial=False) or task
         await kick(svc, task.id)
     return JSON(task_json(task, node_view(request)), status_code=201)
 

@@ -66,6 +66,11 @@ def test_compose_services_agree_with_settings() -> None:
     assert f"{port}:{port}" in node["ports"]
     pool = node["command"].split("--work-pool ")[1].split()[0]
     assert f"--pool {pool}" in services["worker"]["command"]
+    # WebODM runs have a queue and a worker of their own (they wait on the processing runs).
+    config = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    webodm = next(d for d in config["deployments"] if d["name"] == "webodm")["work_pool"]
+    assert f"--pool {pool} --work-queue {webodm['work_queue_name']}" in services["webodm-worker"]["command"]
+    assert "--work-queue default" in services["worker"]["command"]
     assert "postgresql" in services["prefect"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"]
 
 

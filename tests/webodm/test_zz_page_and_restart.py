@@ -78,6 +78,10 @@ def test_restart_keeps_users_projects_and_tasks(server: Server, alice: Api, caro
     pid, tid = shown
     before = carol.get(f"/api/projects/{pid}/tasks/{tid}/").json()
     alices = alice.get("/api/projects/").json()
+    for project in alices:  # tasks still being processed would change on their own
+        for task in alice.get(f"/api/projects/{project['id']}/tasks/").json():
+            if not task["partial"]:
+                alice.wait_task(project["id"], task["id"])
     alices_tasks = {p["id"]: alice.get(f"/api/projects/{p['id']}/tasks/").json() for p in alices}
     assert any(alices_tasks.values())
     server.restart()
