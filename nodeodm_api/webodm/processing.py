@@ -139,7 +139,7 @@ class Processing:
                 await self._remove(task)
             elif task.pending_action == Pending.CANCEL:
                 await self._stop(task)
-                await self.svc.records.update_task(task.id, status=Status.CANCELED, pending_action=None)
+                await self.svc.records.settle_task(task.id, Pending.CANCEL, status=Status.CANCELED, pending_action=None)
             elif task.pending_action == Pending.RESTART:
                 await self._stop(task)
                 await self._start(task, rerun=bool(task.uuid))
@@ -161,14 +161,14 @@ class Processing:
         if url is None:
             # As in WebODM: the task waits, status null, and is tried again every few seconds;
             # a restart that finds its node offline will submit the images afresh.
-            await records.update_task(task.id, status=None, pending_action=None, run_id=None,
+            await records.settle_task(task.id, task.pending_action, status=None, pending_action=None, run_id=None,
                                       **({"uuid": "", "upload_progress": 0.0} if rerun else {}))
             return
         job = Job(output=str(folder / "output"), nodes=self.directory.urls(), options=options_dict(task.options),
                   transfer="upload", poll_seconds=self.poll_seconds)
         batch = await asyncio.to_thread(folder_batch, str(folder / "images"), task.id)
         if not batch.images:
-            await records.update_task(task.id, status=Status.FAILED, pending_action=None,
+            await records.settle_task(task.id, task.pending_action, status=Status.FAILED, pending_action=None,
                                       last_error="The task has no images to process")
             return
         fs, out = filesystem(job.output)
@@ -181,7 +181,8 @@ class Processing:
         run_id = await self.runs.create(task.id, started, {"batch": asdict(batch), "node": url, "job": asdict(job)},
                                         name=task.name or task.id, tags=["webodm"])
         # WebODM's reset: no status until the node has the task, then the node's.
-        await records.update_task(task.id, run_id=run_id, processing_node=node_id, status=None, pending_action=None,
+        await records.settle_task(task.id, task.pending_action, run_id=run_id, processing_node=node_id, status=None,
+                                  pending_action=None,
                                   last_error=None, running_progress=0.0, processing_time=-1, console="",
                                   **({} if rerun else {"uuid": "", "upload_progress": 0.0}))
 
@@ -208,13 +209,17 @@ class Processing:
         return self.directory.node_id(chosen.url), chosen.url
 
     async def _remove(self, task: Task) -> None:
+        await self.discard(task)
+        await self.svc.records.delete_task(task.id)
+
+    async def discard(self, task: Task) -> None:
+        """Stop the task's run, remove its task from the node, its run and its folder (not its record)."""
         await self._stop(task)
         url = self.directory.url(task.processing_node) if task.processing_node is not None else None
         if url and task.uuid:
             await asyncio.to_thread(_remove_on_node, url, task.uuid)
         if task.run_id:
             await self.runs.delete([task.run_id])
-        await self.svc.records.delete_task(task.id)
         await asyncio.to_thread(self.svc.remove_task_dir, task.id)
         self._locks.pop(task.id, None)
 
@@ -267,7 +272,7 @@ class Processing:
             fields["processing_time"] = info.processingTime
         fields.update(await self._status(task, view, info))
         if fields:
-            await self.svc.records.update_task(task.id, **fields)
+            await self.svc.records.settle_task(task.id, None, **fields)
         if fields.get("status") in (Status.FAILED, Status.COMPLETED, Status.CANCELED):
             self.runs.release(task.run_id)  # the record has all of it now
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from typing import Any
 
@@ -135,8 +136,13 @@ async def _delete(request: Request) -> Response:
     user = await require_user(request)
     project = await own_project(request, user)
     svc = service(request)
-    for task_id in await svc.records.delete_project(project):
-        svc.remove_task_dir(task_id)
+    tasks = await svc.records.tasks(project)
+    await svc.records.delete_project(project)
+    for task in tasks:
+        if svc.processor is not None:  # runs stopped and node tasks removed, in the background
+            svc.spawn(svc.processor.discard(task), f"discard {task.id}")
+        else:
+            await asyncio.to_thread(svc.remove_task_dir, task.id)
     return Response(status_code=204)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import Database, Project, Task, User
@@ -141,6 +141,24 @@ class Records:
             for key, value in fields.items():
                 setattr(task, key, value)
             await session.commit()
+            return task
+
+    async def settle_task(self, task_id: str, action: int | None, **fields: Any) -> Task | None:
+        """`update_task` by the processing, which clears `pending_action` only if it is still
+        `action`: an action asked for meanwhile (a cancel during a start) is kept for its turn."""
+        clear = fields.pop("pending_action", "keep") is None
+        async with self.db.session() as session:
+            task = await session.get(Task, task_id)
+            if task is None:
+                return None
+            for key, value in fields.items():
+                setattr(task, key, value)
+            await session.flush()
+            if clear and action is not None:
+                same = Task.pending_action == action
+                await session.execute(update(Task).where(Task.id == task_id, same).values(pending_action=None))
+            await session.commit()
+            await session.refresh(task)
             return task
 
     async def delete_task(self, task_id: str) -> None:

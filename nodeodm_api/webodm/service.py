@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .auth import secret_key
-from .db import Database, database_url
+from .db import Database, Task, database_url
 from .directory import Directory
 from .records import Records
 
@@ -26,6 +26,8 @@ class Processor(Protocol):
     async def close(self) -> None: ...
 
     async def kick(self, task_id: str) -> None: ...
+
+    async def discard(self, task: Task) -> None: ...
 
 
 class WebODM:

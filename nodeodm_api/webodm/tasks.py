@@ -245,11 +245,11 @@ async def _cancel(request: Request) -> Response:
     user = await require_user(request)
     _, task = await project_task(request, user)
     svc = service(request)
-    if (task.uuid or task.run_id) and svc.processor is not None:
+    if svc.processor is not None:
         await svc.records.update_task(task.id, pending_action=Pending.CANCEL, partial=False, last_error=None)
         await kick(svc, task.id)
     else:
-        # Nothing runs on a node for it: WebODM cancels such a task on the spot.
+        # No processing here (an app without a node URL): nothing runs, so it is cancelled on the spot.
         await svc.records.update_task(task.id, status=Status.CANCELED, pending_action=None, partial=False,
                                       last_error=None)
     return JSON({"success": True})
@@ -272,7 +272,7 @@ async def _remove(request: Request) -> Response:
     user = await require_user(request)
     _, task = await project_task(request, user)
     svc = service(request)
-    if (task.uuid or task.run_id) and svc.processor is not None:
+    if svc.processor is not None:
         await svc.records.update_task(task.id, pending_action=Pending.REMOVE)
         await kick(svc, task.id)
     else:

@@ -74,6 +74,14 @@ class Api:
             time.sleep(0.3)
 
 
+    def wait_gone(self, project: int, task: str, timeout: float = 60) -> None:
+        """Wait for a removal to be carried out: it is asynchronous, as in WebODM."""
+        deadline = time.monotonic() + timeout
+        while self.get(f"/api/projects/{project}/tasks/{task}/").status_code != 404:
+            assert time.monotonic() < deadline, f"task {task} still there"
+            time.sleep(0.2)
+
+
 class Server:
     """The running node; `restart()` replaces it with a new process on the same folder."""
 

@@ -220,13 +220,22 @@ def test_remove_a_running_task(node: Server, api: Api, project: int, images: lis
     busy = wait_for(api, project, task["id"], running)
     base = f"/api/projects/{project}/tasks/{task['id']}/"
     assert api.post(f"{base}remove/").json() == {"success": True}
-    deadline = time.monotonic() + 60
-    while api.get(base).status_code != 404:
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    api.wait_gone(project, task["id"])
     assert not (node.data_dir / "webodm" / "tasks" / task["id"]).exists()
     assert "error" in node_task(node, busy["uuid"])  # gone from the node as well
     assert task["id"] not in [t["id"] for t in api.get(f"/api/projects/{project}/tasks/").json()]
+
+
+def test_deleting_a_project_stops_its_running_tasks(node: Server, api: Api, images: list[Path]) -> None:
+    project = api.post("/api/projects/", data={"name": "Short-lived"}).json()["id"]
+    task = create(api, project, images, "Field H (project deleted)")
+    busy = wait_for(api, project, task["id"], running)
+    assert api.delete(f"/api/projects/{project}/").status_code == 204
+    assert api.get(f"/api/projects/{project}/tasks/{task['id']}/").status_code == 404
+    deadline = time.monotonic() + 60
+    while "error" not in node_task(node, busy["uuid"]) or (node.data_dir / "webodm" / "tasks" / task["id"]).exists():
+        assert time.monotonic() < deadline, node_task(node, busy["uuid"])  # removed from the node, folder gone
+        time.sleep(0.2)
 
 
 def test_a_task_the_node_refuses_fails_with_its_reason(api: Api, project: int, images: list[Path]) -> None:

@@ -229,14 +229,14 @@ def test_import_by_url_with_redirect(alice: Api, project: int, imported: dict[st
 
     cancel = alice.post(f"/api/projects/{project}/tasks/{task['id']}/cancel/")
     assert cancel.json() == {"success": True}
-    assert alice.get(f"/api/projects/{project}/tasks/{task['id']}/").json()["status"] == 50
+    assert alice.wait_task(project, task["id"])["status"] == 50  # a finished task too, as in WebODM
     alice.post(f"/api/projects/{project}/tasks/{task['id']}/restart/")
     restarted = alice.get(f"/api/projects/{project}/tasks/{task['id']}/").json()
     assert (restarted["status"], restarted["last_error"]) == (30, "Cannot restart a task that has no processing node")
 
     removed = alice.post(f"/api/projects/{project}/tasks/{task['id']}/remove/")
     assert removed.json() == {"success": True}
-    assert alice.get(f"/api/projects/{project}/tasks/{task['id']}/").status_code == 404
+    alice.wait_gone(project, task["id"])
     assert not (server.data_dir / "webodm" / "tasks" / task["id"]).exists()
 
 
@@ -311,7 +311,7 @@ def test_create_tasks_from_images(server: Server, alice: Api, tmp_path: Path) ->
     assert committed.status_code == 200
     assert (committed.json()["partial"], committed.json()["images_count"]) == (False, 4)
     assert alice.post(f"{base}/remove/").json() == {"success": True}
-    assert alice.get(f"{base}/").status_code == 404
+    alice.wait_gone(pid, partial["id"])
 
 
 def _jpeg(seed: int) -> bytes:
@@ -334,4 +334,5 @@ def test_tiles_of_a_removed_task_are_gone_at_once(alice: Api, bob: Api, project:
     assert alice.get(url).status_code == 200  # access checked and remembered for a moment
     assert bob.get(url).status_code == 404  # per credentials: another user is checked anew
     assert alice.post(f"{base}/remove/").json() == {"success": True}
-    assert alice.get(url).status_code == 404
+    alice.wait_gone(project, task["id"])
+    assert alice.get(url).status_code == 404  # within the 2 s its access was remembered for
