@@ -1,10 +1,13 @@
 """WebODM API speed against a real `odmflow serve --test`, beside plain rio-tiler.
 
-    python bench/webodm_api.py [--tasks 1000] [--requests 200] [--tiles 64]
+    python bench/webodm_api.py [--tasks 1000] [--requests 200] [--tiles 64] [--runs 5]
 
 Prints p50/p99 of GET /api/projects/{id}/tasks/ with N tasks in the project, and of
 256 px orthophoto tiles, cold (first request of each tile) and warm (the same tiles
-again), next to rio-tiler's own `Reader.tile` on the same COG in this process.
+again), next to rio-tiler's own `Reader.tile` on the same COG in this process. Then the
+time from creating a task to COMPLETED through WebODM's API (an ingest-batch run that
+submits to the node and follows it) next to the same images sent straight to the
+node's NodeODM API, one task at a time: the cost of the extra flow run.
 """
 
 from __future__ import annotations
@@ -91,11 +94,53 @@ async def seed(data: Path, tasks: int) -> int:
         await db.close()
 
 
+def jpegs(count: int = 3) -> list[tuple[str, bytes]]:
+    from PIL import Image
+
+    out = []
+    for i in range(count):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), (i * 40, 120, 200)).save(buffer, "JPEG")
+        out.append((f"IMG_{i:04d}.JPG", buffer.getvalue()))
+    return out
+
+
+def until(check: object, timeout: float = 120) -> float:
+    """Seconds until `check()` is true, polled every 50 ms."""
+    start = time.perf_counter()
+    while not check():  # type: ignore[operator]
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("task did not finish")
+        time.sleep(0.05)
+    return time.perf_counter() - start
+
+
+def end_to_end(session: requests.Session, url: str, project: int, runs: int) -> None:
+    images = jpegs()
+    api, direct = [], []
+    for i in range(runs):
+        files = [("images", (name, data, "image/jpeg")) for name, data in images]
+        start = time.perf_counter()
+        task = session.post(f"{url}/api/projects/{project}/tasks/", files=files, data={"name": f"run {i}"}).json()
+        status = f"{url}/api/projects/{project}/tasks/{task['id']}/"
+        api.append(time.perf_counter() - start + until(lambda: session.get(status).json()["status"] in (30, 40)))  # noqa: B023
+        start = time.perf_counter()
+        uuid = requests.post(f"{url}/task/new", files=files, data={"name": f"direct {i}"}).json()["uuid"]
+        info = f"{url}/task/{uuid}/info"
+        direct.append(time.perf_counter() - start
+                      + until(lambda: requests.get(info).json()["status"]["code"] in (30, 40)))  # noqa: B023
+    print(f"{'task to COMPLETED, WebODM API':42s} p50 {pct(api, 50):7.2f} s   (n={runs})")
+    print(f"{'task to COMPLETED, NodeODM API directly':42s} p50 {pct(direct, 50):7.2f} s   (n={runs})")
+    print(f"the ingest-batch run adds {pct(api, 50) - pct(direct, 50):.2f} s at p50 "
+          f"({pct(api, 50) / pct(direct, 50):.2f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--tiles", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=5, help="tasks timed end to end each way (0: skip)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="odmflow-bench-") as tmp:
@@ -137,6 +182,8 @@ def main() -> None:
             print(line("rio-tiler Reader(cog).tile + PNG, same tiles", plain))
             print(f"warm/plain p50 ratio {pct(warm, 50) / pct(plain, 50):.2f}   "
                   f"cold/plain {pct(cold, 50) / pct(plain, 50):.2f}")
+            if args.runs:
+                end_to_end(session, node.url, project, args.runs)
         finally:
             node.stop()
 

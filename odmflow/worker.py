@@ -22,6 +22,7 @@ DESCRIPTION = "One NodeODM task: the engine's stages, then all.zip."
 WEBODM_DESCRIPTION = "One WebODM task: its images submitted to a node, followed, and its results published."
 #: WebODM tasks followed at once; each run mostly waits on its node.
 WEBODM_RUNS = 8
+WEBODM_POLL_SECONDS = 1.0
 #: The work queue of the WebODM runs in a work pool: their own workers take them, so that
 #: they never hold the slots of the process-images runs they wait for.
 WEBODM_QUEUE = "webodm"
@@ -55,8 +56,10 @@ async def serve(settings: Settings) -> None:
     nodeodm = Runner(name=f"odmflow-{host}", query_seconds=settings.poll_seconds, limit=settings.parallel_tasks,
                      pause_on_shutdown=False)
     await nodeodm.aadd_deployment(await deployment(settings))
-    webodm = Runner(name=f"odmflow-webodm-{host}", query_seconds=settings.poll_seconds, limit=WEBODM_RUNS,
-                    pause_on_shutdown=False)
+    # Polled less often: a WebODM task's start can wait a second, and each poll costs the
+    # Prefect server (on this machine) a query.
+    webodm = Runner(name=f"odmflow-webodm-{host}", query_seconds=max(settings.poll_seconds, WEBODM_POLL_SECONDS),
+                    limit=WEBODM_RUNS, pause_on_shutdown=False)
     await webodm.aadd_deployment(await webodm_deployment(settings))
     await asyncio.gather(nodeodm.start(), webodm.start())
 

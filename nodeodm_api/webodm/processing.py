@@ -100,6 +100,8 @@ class Processing:
         self.interval = interval
         self.poll_seconds = poll_seconds
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Console lines of each task's current run already in its record.
+        self._console_lines: dict[str, int] = {}
         self._wake = asyncio.Event()
 
     # Lifecycle --------------------------------------------------------------------------
@@ -181,6 +183,7 @@ class Processing:
         run_id = await self.runs.create(task.id, started, {"batch": asdict(batch), "node": url, "job": asdict(job)},
                                         name=task.name or task.id, tags=["webodm"])
         # WebODM's reset: no status until the node has the task, then the node's.
+        self._console_lines[task.id] = 0
         await records.settle_task(task.id, task.pending_action, run_id=run_id, processing_node=node_id, status=None,
                                   pending_action=None,
                                   last_error=None, running_progress=0.0, processing_time=-1, console="",
@@ -248,7 +251,7 @@ class Processing:
 
     async def sync(self, task_id: str) -> None:
         """Copy the state of the task's run, and its node's word on the task, into its record."""
-        task = await self.svc.records.task(task_id)
+        task = await self.svc.records.task(task_id, console=False)
         if task is None or task.run_id is None or task.pending_action is not None:
             return
         view = await self.runs.view(task.run_id)
@@ -263,9 +266,7 @@ class Processing:
                 uuid = fields["uuid"] = entry.uuid
                 fields["upload_progress"] = 1.0
         info = await self.directory.task_info(task.processing_node, uuid) if uuid else None
-        console = "\n".join(await self.runs.console(task.run_id))
-        if console != task.console:
-            fields["console"] = console
+        await self._console(task)
         if view.progress / 100 > task.running_progress:
             fields["running_progress"] = round(view.progress / 100, 4)
         if info is not None and info.processingTime >= 0:
@@ -275,6 +276,19 @@ class Processing:
             await self.svc.records.settle_task(task.id, None, **fields)
         if fields.get("status") in (Status.FAILED, Status.COMPLETED, Status.CANCELED):
             self.runs.release(task.run_id)  # the record has all of it now
+            self._console_lines.pop(task.id, None)
+
+    async def _console(self, task: Task) -> None:
+        """Append the run's new console lines to the record (a node's console runs to megabytes)."""
+        assert task.run_id is not None
+        lines = await self.runs.console(task.run_id)
+        stored = self._console_lines.get(task.id)
+        if stored is None:  # first look since the server started: count what the record holds
+            full = await self.svc.records.task(task.id)
+            stored = len(full.console.split("\n")) if full is not None and full.console else 0
+        if len(lines) > stored:
+            await self.svc.records.append_console(task.id, "\n".join(lines[stored:]))
+        self._console_lines[task.id] = len(lines)
 
     async def _status(self, task: Task, view: RunView, info: TaskInfo | None) -> dict[str, Any]:
         state = view.state or "SCHEDULED"

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import case, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import defer
 
 from .db import Database, Project, Task, User
 
@@ -115,16 +116,20 @@ class Records:
 
     # Tasks ------------------------------------------------------------------------------
     async def tasks(self, project: Project, status: int | None = None, ordering: Sequence[Any] = ()) -> list[Task]:
-        query = select(Task).where(Task.project_id == project.id)
+        """A project's tasks, without their consoles (megabytes each, and no list shows them)."""
+        query = select(Task).options(defer(Task.console)).where(Task.project_id == project.id)
         if status is not None:
             query = query.where(Task.status == status)
         query = query.order_by(*ordering) if ordering else query.order_by(Task.created_at, Task.id)
         async with self.db.session() as session:
             return list((await session.execute(query)).scalars())
 
-    async def task(self, task_id: str) -> Task | None:
+    async def task(self, task_id: str, console: bool = True) -> Task | None:
         async with self.db.session() as session:
-            return await session.get(Task, task_id)
+            if console:
+                return await session.get(Task, task_id)
+            query = select(Task).options(defer(Task.console)).where(Task.id == task_id)
+            return (await session.execute(query)).scalar_one_or_none()
 
     async def add_task(self, project: Project, fields: dict[str, Any]) -> Task:
         task = Task(project_id=project.id, **fields)
@@ -143,23 +148,25 @@ class Records:
             await session.commit()
             return task
 
-    async def settle_task(self, task_id: str, action: int | None, **fields: Any) -> Task | None:
+    async def settle_task(self, task_id: str, action: int | None, **fields: Any) -> None:
         """`update_task` by the processing, which clears `pending_action` only if it is still
-        `action`: an action asked for meanwhile (a cancel during a start) is kept for its turn."""
+        `action`: an action asked for meanwhile (a cancel during a start) is kept for its turn.
+        One UPDATE or two, and no read: the record's console may be megabytes."""
         clear = fields.pop("pending_action", "keep") is None
         async with self.db.session() as session:
-            task = await session.get(Task, task_id)
-            if task is None:
-                return None
-            for key, value in fields.items():
-                setattr(task, key, value)
-            await session.flush()
+            if fields:
+                await session.execute(update(Task).where(Task.id == task_id).values(**fields))
             if clear and action is not None:
                 same = Task.pending_action == action
                 await session.execute(update(Task).where(Task.id == task_id, same).values(pending_action=None))
             await session.commit()
-            await session.refresh(task)
-            return task
+
+    async def append_console(self, task_id: str, text: str) -> None:
+        """Add lines to a task's console in the database, without reading it back."""
+        async with self.db.session() as session:
+            await session.execute(update(Task).where(Task.id == task_id).values(
+                console=case((Task.console == "", text), else_=Task.console + "\n" + text)))
+            await session.commit()
 
     async def delete_task(self, task_id: str) -> None:
         async with self.db.session() as session:
@@ -168,18 +175,20 @@ class Records:
 
     async def tasks_pending(self, action: int) -> list[Task]:
         async with self.db.session() as session:
-            return list((await session.execute(select(Task).where(Task.pending_action == action))).scalars())
+            query = select(Task).options(defer(Task.console)).where(Task.pending_action == action)
+            return list((await session.execute(query)).scalars())
 
     async def tasks_running(self, statuses: Sequence[int]) -> list[Task]:
         """Tasks with a flow run, no status yet or one of `statuses`, and no action pending: the ones to follow."""
-        query = select(Task).where(Task.run_id.is_not(None), Task.pending_action.is_(None),
+        query = select(Task).options(defer(Task.console)).where(Task.run_id.is_not(None), Task.pending_action.is_(None),
                                    or_(Task.status.is_(None), Task.status.in_(statuses)))
         async with self.db.session() as session:
             return list((await session.execute(query)).scalars())
 
     async def tasks_waiting(self) -> list[Task]:
         """Committed tasks that no run has taken yet (a stop came between the commit and the run)."""
-        query = select(Task).where(Task.run_id.is_(None), Task.status.is_(None), Task.partial.is_(False),
+        query = select(Task).options(defer(Task.console)).where(Task.run_id.is_(None), Task.status.is_(None),
+                                                        Task.partial.is_(False),
                                    Task.pending_action.is_(None))
         async with self.db.session() as session:
             return list((await session.execute(query)).scalars())

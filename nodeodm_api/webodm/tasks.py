@@ -106,10 +106,10 @@ def task_id(request: Request) -> str:
     return value.lower()
 
 
-async def project_task(request: Request, user: User) -> tuple[Project, Task]:
-    """The task of the URL's project, for its owner."""
+async def project_task(request: Request, user: User, console: bool = False) -> tuple[Project, Task]:
+    """The task of the URL's project, for its owner (with its console only when asked)."""
     project = await own_project(request, user)
-    task = await service(request).records.task(task_id(request))
+    task = await service(request).records.task(task_id(request), console=console)
     if task is None or task.project_id != project.id:
         raise not_found()
     return project, task
@@ -119,7 +119,7 @@ async def readable_task(request: Request, message: str = "Not found.") -> Task:
     """A task by id alone: its owner's, or a public one (anonymous callers included)."""
     user = await current_user(request)
     records = service(request).records
-    task = await records.task(task_id(request))
+    task = await records.task(task_id(request), console=False)
     if task is None:
         raise not_found(message)
     if await records.project(user, task.project_id) is not None:
@@ -293,7 +293,7 @@ def _int_param(request: Request, name: str, default: int | None) -> int | None:
 
 async def _output(request: Request) -> Response:
     user = await require_user(request)
-    _, task = await project_task(request, user)
+    _, task = await project_task(request, user, console=True)
     line = max(0, _int_param(request, "line", 0) or 0)
     limit = _int_param(request, "limit", None)
     fmt = request.query_params.get("f", "text")
