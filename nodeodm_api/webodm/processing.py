@@ -230,8 +230,11 @@ class Processing:
     async def _watch(self) -> None:
         retry = time.monotonic() + RETRY_SECONDS
         while True:
+            busy = True
             try:
-                for task in await self.svc.records.tasks_running([Status.QUEUED, Status.RUNNING]):
+                running = await self.svc.records.tasks_running([Status.QUEUED, Status.RUNNING])
+                busy = bool(running)
+                for task in running:
                     async with self._lock(task.id):
                         await self.sync(task.id)
                 if time.monotonic() >= retry:
@@ -245,7 +248,8 @@ class Processing:
                 log.exception("Following the WebODM tasks' runs failed")
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.interval)
+                # Idle, it sleeps until an action wakes it (or the next retry of waiting tasks).
+                await asyncio.wait_for(self._wake.wait(), self.interval if busy else max(0.0, retry - time.monotonic()))
             except TimeoutError:
                 pass
 
