@@ -134,7 +134,7 @@ class Processing:
 
     async def _act(self, task_id: str) -> None:
         async with self._lock(task_id):
-            task = await self.svc.records.task(task_id)
+            task = await self.svc.records.task(task_id, console=False)
             if task is None:
                 return
             if task.pending_action == Pending.REMOVE:
