@@ -5,7 +5,9 @@ task's `images/` folder to its node, follows the node's task, and publishes the 
 under the task's `output/`. This module only decides when runs start and stop, and
 copies what they report into the task's record:
 
-    record.status            <- the run's state (Scheduled: QUEUED, Running: RUNNING, ...)
+    record.status            <- null until the node has the task, then the node's (10/20);
+                                40 once the results are the task's assets; 30 or 50 when
+                                the run fails or is cancelled
     record.running_progress  <- the run's progress artifact (the node's progress × 0.85, then
                                 the download and publication)
     record.console           <- the run's console logs (the node's output lines)
@@ -45,7 +47,6 @@ log = logging.getLogger("odmflow.webodm")
 _QUEUED_STATES = ("SCHEDULED", "PENDING", "PAUSED")
 #: How often tasks waiting for a node are tried again (WebODM's tick).
 RETRY_SECONDS = 5.0
-_FAILED_STATES = ("FAILED", "CRASHED")
 _PREFIXES = ("Flow run encountered an exception: ", "BatchFailed: ", "NodeLost: ")
 
 

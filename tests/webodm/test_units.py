@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sqlite3
 from pathlib import Path
 
 from nodeodm_api.webodm.auth import check_password, hash_password
-from nodeodm_api.webodm.db import database_url
+from nodeodm_api.webodm.db import Database, Task, database_url
 from nodeodm_api.webodm.files import asset_names, download_name, inside
 from nodeodm_api.webodm.imports import ImportFailed, check_redirect
+from nodeodm_api.webodm.processing import options_dict, publish_assets, run_error
+from nodeodm_api.webodm.records import Records
+from tasks.storage import MARKER
 
 
 def test_database_urls(tmp_path: Path) -> None:
@@ -56,3 +62,47 @@ def test_redirects_stay_on_http() -> None:
         except ImportFailed:
             continue
         raise AssertionError(target)
+
+
+def test_processing_helpers(tmp_path: Path) -> None:
+    assert options_dict([{"name": "dsm", "value": True}, {"name": "rerun-from", "value": "odm_dem"}]) == \
+        {"dsm": True, "rerun-from": "odm_dem"}
+    assert options_dict(None) == {}
+    message = ("Flow run encountered an exception: BatchFailed: Batch t failed with every option set of the "
+               "ladder: Invalid options: orthophoto-resolution: must be a number")
+    assert run_error(message).startswith("Batch t failed") and run_error(message).endswith("must be a number")
+    assert run_error(None) == "Processing failed"
+
+    # A run's published results (listed by their marker) become the assets; the rest goes.
+    published = tmp_path / "task" / "output" / "t"
+    (published / "odm_orthophoto").mkdir(parents=True)
+    (published / "odm_orthophoto" / "odm_orthophoto.tif").write_bytes(b"tif")
+    (published / "item.json").write_text("{}")
+    (published / MARKER).write_text(json.dumps({"assets": ["odm_orthophoto/odm_orthophoto.tif"]}))
+    old = tmp_path / "task" / "assets" / "stale.txt"
+    old.parent.mkdir(parents=True)
+    old.write_text("from the previous run")
+    assets = publish_assets(tmp_path / "task", "t")
+    assert sorted(str(p.relative_to(assets)) for p in assets.rglob("*") if p.is_file()) == \
+        ["odm_orthophoto/odm_orthophoto.tif"]
+    assert not (tmp_path / "task" / "output").exists()
+
+
+def test_new_columns_are_added_to_an_existing_database(tmp_path: Path) -> None:
+    path = tmp_path / "webodm.db"
+    with sqlite3.connect(path) as conn:  # a task table from before `run_id` existed
+        columns = ", ".join(f"{c.name}" for c in Task.__table__.columns if c.name != "run_id")
+        conn.execute(f"CREATE TABLE webodm_task ({columns})")
+        conn.execute("INSERT INTO webodm_task (id, name) VALUES ('a', 'kept')")
+
+    async def open_and_read() -> tuple[str | None, str | None]:
+        db = Database(database_url(tmp_path))
+        await db.open()
+        try:
+            task = await Records(db).task("a")
+            assert task is not None
+            return task.name, task.run_id
+        finally:
+            await db.close()
+
+    assert asyncio.run(open_and_read()) == ("kept", None)
