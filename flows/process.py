@@ -17,8 +17,11 @@ import httpx
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import StateType
+from prefect.context import FlowRunContext
 from prefect.logging.handlers import APILogWorker
-from prefect.states import Failed
+from prefect.states import Cancelled, Failed
 
 from tasks import inputs, remote, summary, webhook
 from tasks.archive import UnsafeArchive
@@ -72,6 +75,25 @@ def zip_outputs(project: Path, outputs: list[str] | None) -> int:
     return build_zip(project, outputs).stat().st_size
 
 
+class RunCancelled(Exception):
+    """The run was cancelled, but is still running."""
+
+
+def stop_if_cancelled() -> None:
+    """Raise `RunCancelled` if this run is being cancelled.
+
+    The Runner stops a cancelled run with SIGTERM, and Prefect raises on that signal wherever
+    the run happens to be. When it lands in a weakref callback, Python ignores the exception
+    and the run goes on to the end. So the run also reads its own state between stages."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(context.flow_run.id).state
+    if state is not None and state.type in (StateType.CANCELLING, StateType.CANCELLED):
+        raise RunCancelled()
+
+
 def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> list[dict[str, Any]]:
     """Run the steps in order, reusing a step whose inputs and options have not changed.
 
@@ -83,6 +105,7 @@ def run_engine(steps: list[Step], ctx: Context, progress: Progress) -> list[dict
     finished, upstream = 0.0, ""
     history: list[dict[str, Any]] = []
     for step in steps:
+        stop_if_cancelled()
         key = fingerprint(step, ctx.options, upstream)
         began = time.time()
         reused = not forced and done.get(step.name) == key
@@ -181,6 +204,7 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
         history = run_engine(eng.steps(opts), Context(folder, opts, log), progress)
         write_log(folder, eng.name, opts, history, began)
         progress.set(93, flush=True)
+        stop_if_cancelled()
         log("Compressing all.zip")
         console.close()
         size = zip_outputs(folder, record.outputs)
@@ -196,6 +220,8 @@ def process_images(uuid: str, project: str, engine: str = "test", options: list[
     except (EngineError, UnsafeArchive, httpx.HTTPError, OSError) as exc:
         log(f"Processing failed: {exc}")
         return Failed(message=str(exc))
+    except RunCancelled:
+        return Cancelled(message="Flow run was cancelled.")
     finally:
         console.close()
         # The console must be whole in Prefect before the run is seen as finished.
